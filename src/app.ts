@@ -1,0 +1,155 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createAdminApp } from './admin/app.js';
+import { hostOfHeader, isLoopbackHost } from './admin/guards.js';
+import { registerServiceRoutes } from './admin/routes/services.js';
+import type { Config, ListenerConfig } from './config/schema.js';
+import { startDemoBackends } from './demo/backends.js';
+import { PassiveHealth } from './health/passive.js';
+import { RequestHandler, type ListenerRouting } from './proxy/handler.js';
+import { HttpForwarder } from './proxy/http-forwarder.js';
+import { ProxyListener } from './proxy/listener.js';
+import { WebSocketProxy, WebSocketRegistry } from './proxy/websocket.js';
+import { StateController } from './state/controller.js';
+import { FileStateStore } from './state/file-store.js';
+
+/** Raised when the config cannot be served (e.g. a public admin without a token). */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+/** A running switchyard: listeners, admin API, state. */
+export class Switchyard {
+  readonly controller: StateController;
+  readonly admin: FastifyInstance;
+  readonly log: Logger;
+  readonly websockets = new WebSocketRegistry();
+  private readonly forwarder: HttpForwarder;
+  private readonly wsProxy: WebSocketProxy;
+  private readonly listeners = new Map<string, ProxyListener>();
+  private demo: Server[] = [];
+  private stopping = false;
+  private readonly drainTimers = new Set<NodeJS.Timeout>();
+
+  private constructor(controller: StateController, log: Logger, token: string | undefined) {
+    this.controller = controller;
+    this.log = log;
+    const config = controller.currentConfig;
+    const passive = new PassiveHealth({ failures: 3, cooldown: 10_000 });
+    passive.onEject = (target) => log.warn({ target: target.address }, 'target ejected after consecutive failures');
+    this.forwarder = new HttpForwarder({ idleTimeout: config.upstream.idle_timeout, maxSockets: config.upstream.max_sockets }, passive, log);
+    this.wsProxy = new WebSocketProxy(controller, this.websockets, log);
+    this.admin = createAdminApp({ token, loopback: isLoopbackHost(hostOfHeader(config.admin.listen)), bodyLimit: config.admin.body_limit, log });
+    this.admin.get('/healthz', async (_request, reply) => {
+      if (this.stopping) return reply.code(503).send({ status: 'stopping' });
+      return { status: 'ok', generation: this.controller.snapshot.generation };
+    });
+    registerServiceRoutes(this.admin, { controller, websockets: (service, stack) => this.websockets.count(service, stack) });
+    controller.events.subscribe((event) => {
+      if (event.type === 'switch' || event.type === 'weights' || event.type === 'rollback') {
+        log.info({ event }, `${event.type}: ${event.service} → ${event.active}`);
+        this.scheduleDrain(event.service);
+      }
+    });
+  }
+
+  /** Starts everything the config names; throws StartupError / StateFileError without starting anything. */
+  static async start(config: Config, log: Logger): Promise<Switchyard> {
+    const [adminHost] = splitHostPort(config.admin.listen);
+    const token = process.env[config.admin.token_env] || undefined;
+    if (!token && !isLoopbackHost(adminHost)) {
+      throw new StartupError(`admin.listen ${config.admin.listen} is not loopback: set ${config.admin.token_env} to a token`);
+    }
+    const controller = await StateController.open(config, new FileStateStore(config.state.path), log);
+    const app = new Switchyard(controller, log, token);
+    try {
+      if (config.demo_backends) app.demo = await startDemoBackends(config, log);
+      for (const listener of config.listeners) await app.openListener(listener);
+      const [host, port] = splitHostPort(config.admin.listen);
+      await app.admin.listen({ host, port });
+    } catch (err) {
+      await app.stop(0);
+      throw err;
+    }
+    log.info({ admin: app.adminUrl, listeners: Object.fromEntries([...app.listeners].map(([n, l]) => [n, l.port])) }, 'switchyard started');
+    return app;
+  }
+
+  /** Base URL of the admin API. */
+  get adminUrl(): string {
+    const address = this.admin.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  /** Bound port of a listener, by name. */
+  port(listener: string): number {
+    const found = this.listeners.get(listener);
+    if (!found) throw new Error(`no listener ${listener}`);
+    return found.port;
+  }
+
+  /** Applies a new config (SIGHUP): routing swaps; listeners are added/removed, untouched ones keep their connections. */
+  async reload(config: Config): Promise<void> {
+    await this.controller.reload(config);
+    const wanted = new Map(config.listeners.map((l) => [l.name, l]));
+    for (const [name, listener] of this.listeners) {
+      const next = wanted.get(name);
+      if (!next || JSON.stringify(next) !== JSON.stringify(listener.config)) {
+        this.listeners.delete(name);
+        await listener.close(config.shutdown_timeout);
+      }
+    }
+    for (const listener of config.listeners) if (!this.listeners.has(listener.name)) await this.openListener(listener);
+  }
+
+  /** Graceful stop: /healthz turns 503, listeners stop accepting, in-flight requests finish (up to `timeout` ms). */
+  async stop(timeout = this.controller.currentConfig.shutdown_timeout): Promise<void> {
+    this.stopping = true;
+    for (const timer of this.drainTimers) clearTimeout(timer);
+    await Promise.all([...this.listeners.values()].map((l) => l.close(timeout)));
+    this.listeners.clear();
+    this.wsProxy.close();
+    this.forwarder.close();
+    await this.admin.close();
+    await Promise.all(this.demo.map((s) => new Promise((resolve) => s.close(resolve))));
+    this.demo = [];
+  }
+
+  private async openListener(config: ListenerConfig): Promise<void> {
+    const routing: ListenerRouting = { proto: config.tls ? 'https' : 'http', port: String(config.port), routeToStandby: config.route_to === 'standby', responseHeaders: undefined };
+    const handler = new RequestHandler(this.controller, this.forwarder, routing);
+    handler.onFailover = (route, from, to) => this.log.warn({ service: route.name, from: from.name, to: to.name }, 'failover: active stack has no healthy target');
+    const listener = new ProxyListener(config, this.controller.currentConfig.limits, handler, (req, socket, head) => this.wsProxy.handle(routing, req, socket, head));
+    const port = await listener.listen();
+    if (config.port === 0) (routing as { port: string }).port = String(port);
+    this.listeners.set(config.name, listener);
+  }
+
+  /** After a weight change, close WebSockets on stacks that lost all weight once `websocket_drain` has passed. */
+  private scheduleDrain(service: string): void {
+    const drain = this.controller.snapshot.services.get(service)?.config.websocket_drain;
+    if (drain === undefined) return;
+    const timer = setTimeout(() => {
+      this.drainTimers.delete(timer);
+      const route = this.controller.snapshot.services.get(service);
+      if (!route) return;
+      const keep = new Set(route.pools.filter((_, i) => (route.weights[i] ?? 0) > 0).map((p) => p.name));
+      const closed = this.websockets.drain(service, keep);
+      if (closed) this.log.info({ service, closed }, 'websockets drained after switch');
+    }, drain);
+    this.drainTimers.add(timer);
+  }
+}
+
+/** Splits `host:port` (IPv6 in brackets). */
+export function splitHostPort(value: string): [string, number] {
+  const colon = value.lastIndexOf(':');
+  const host = value.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  return [host, Number(value.slice(colon + 1))];
+}

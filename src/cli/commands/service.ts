@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import type { AdminClient } from '../admin-client.js';
+import { runCall, UsageError } from '../run.js';
+
+interface ServiceJson {
+  name: string;
+  generation: number;
+  active: string;
+  weights: Record<string, number>;
+  stacks: Record<string, { weight: number; healthy_targets: number; targets: { address: string; healthy: boolean; available: boolean }[] }>;
+}
+
+/** Human form of a service for `status`. */
+export function formatService(service: ServiceJson): string {
+  const lines = [`${service.name}  active=${service.active}  generation=${service.generation}`];
+  for (const [name, stack] of Object.entries(service.stacks)) {
+    lines.push(`  ${name.padEnd(10)} weight=${String(stack.weight).padEnd(4)} healthy=${stack.healthy_targets}/${stack.targets.length}`);
+    for (const t of stack.targets) lines.push(`    ${t.address}  ${t.available ? 'up' : t.healthy ? 'ejected' : 'down'}`);
+  }
+  return lines.join('\n');
+}
+
+/** Parses `blue=90 green=10`. */
+export function parseWeights(pairs: readonly string[]): Record<string, number> {
+  const weights: Record<string, number> = {};
+  for (const pair of pairs) {
+    const match = /^([A-Za-z0-9_-]+)=(\d+)$/.exec(pair);
+    if (!match) throw new UsageError(`weights are stack=integer, got "${pair}"`);
+    weights[match[1] as string] = Number(match[2]);
+  }
+  return weights;
+}
+
+const done = (service: ServiceJson) => `${service.name}: active=${service.active} weights=${JSON.stringify(service.weights)} generation=${service.generation}`;
+
+/** status, switch, weights, rollback, targets. */
+export function registerServiceCommands(program: Command, client: () => AdminClient): void {
+  program
+    .command('status [service]')
+    .description('show services, stacks, weights and target health')
+    .option('--json', 'print the API JSON')
+    .action((service: string | undefined, opts: { json?: boolean }) =>
+      runCall(async () => {
+        if (service) {
+          const one = await client().call<ServiceJson>('GET', `/v1/services/${encodeURIComponent(service)}`);
+          return opts.json ? JSON.stringify(one, null, 2) : formatService(one);
+        }
+        const all = await client().call<{ services: ServiceJson[] }>('GET', '/v1/services');
+        return opts.json ? JSON.stringify(all, null, 2) : all.services.map(formatService).join('\n');
+      }),
+    );
+  program
+    .command('switch <service> <stack>')
+    .description('send all traffic of a service to one stack')
+    .option('--force', 'switch even when the stack has no healthy target')
+    .option('--reason <text>', 'recorded in history')
+    .action((service: string, stack: string, opts: { force?: boolean; reason?: string }) =>
+      runCall(async () => done(await client().call<ServiceJson>('POST', `/v1/services/${encodeURIComponent(service)}/switch`, { to: stack, ...(opts.force ? { force: true } : {}), ...(opts.reason ? { reason: opts.reason } : {}) }))),
+    );
+  program
+    .command('weights <service> <pairs...>')
+    .description('split traffic, e.g. weights demo blue=90 green=10')
+    .option('--force', 'even when a stack given weight has no healthy target')
+    .action((service: string, pairs: string[], opts: { force?: boolean }) =>
+      runCall(async () => done(await client().call<ServiceJson>('PUT', `/v1/services/${encodeURIComponent(service)}/weights`, { weights: parseWeights(pairs), ...(opts.force ? { force: true } : {}) }))),
+    );
+  program
+    .command('rollback <service>')
+    .description('back to the weights before the last change')
+    .action((service: string) => runCall(async () => done(await client().call<ServiceJson>('POST', `/v1/services/${encodeURIComponent(service)}/rollback`, {}))));
+  program
+    .command('targets <service> <stack> <targets...>')
+    .description("replace a stack's targets (host:port …)")
+    .action((service: string, stack: string, targets: string[]) =>
+      runCall(async () => done(await client().call<ServiceJson>('PUT', `/v1/services/${encodeURIComponent(service)}/stacks/${encodeURIComponent(stack)}/targets`, { targets }))),
+    );
+}

@@ -1,0 +1,243 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** A duration in milliseconds, written as an integer or as `500ms`, `2s`, `1m`. */
+const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration (integer ms or e.g. "2s")' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A TCP port; 0 picks a free one (for tests). */
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().min(1);
+
+/** `host:port`, with IPv6 hosts in brackets. */
+export const TARGET_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+const target = z
+  .string()
+  .regex(TARGET_PATTERN, 'must be host:port')
+  .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port must be 1-65535');
+
+const hostName = z
+  .string()
+  .min(1)
+  .regex(/^(\*\.)?[A-Za-z0-9_.-]+$/, 'must be a host name, optionally with a leading "*."')
+  .transform((h) => h.toLowerCase());
+
+const pathPrefix = z.string().startsWith('/', 'must start with "/"');
+
+const statusRange = z
+  .union([z.number().int(), z.string()])
+  .transform((value, ctx) => {
+    const match = /^(\d{3})(?:-(\d{3}))?$/.exec(String(value).trim());
+    const low = match ? Number(match[1]) : NaN;
+    const high = match ? Number(match[2] ?? match[1]) : NaN;
+    if (!match || low < 100 || high > 599 || low > high) {
+      ctx.addIssue({ code: 'custom', message: 'must be a status or a range such as "200-399"' });
+      return z.NEVER;
+    }
+    return [low, high] as const;
+  });
+
+const requestLine = z
+  .string()
+  .regex(/^[A-Z]+ \/\S* HTTP\/1\.[01]$/, 'must look like "GET /health HTTP/1.0"');
+
+/**
+ * Active health check of every target. The rancher-compose keys (`port`, `interval`,
+ * `unhealthy_threshold`, `request_line`, `healthy_threshold`, `response_timeout`, plus
+ * its `strategy`/`*_timeout` keys, which are accepted and ignored) work as they are.
+ */
+const healthCheck = z
+  .object({
+    /** Path probed with GET; default `/`. */
+    path: pathPrefix.optional(),
+    /** Alternative to path: a whole request line, e.g. `GET /health HTTP/1.0`. */
+    request_line: requestLine.optional(),
+    /** Port to probe; default: the target's own port. */
+    port: port.optional(),
+    /** Host header sent by the probe; default: the target address. */
+    host: z.string().min(1).optional(),
+    /** Time between probes of one target (default 2s). */
+    interval: duration.default(2000),
+    /** A probe not answered within this fails (default 2s). */
+    response_timeout: duration.default(2000),
+    /** Consecutive successes that make a target healthy (default 2). */
+    healthy_threshold: positiveInt.default(2),
+    /** Consecutive failures that make a target unhealthy (default 3). */
+    unhealthy_threshold: positiveInt.default(3),
+    /** Statuses counted as success (default "200-399"). */
+    expect_status: statusRange.default([200, 399]),
+    /** Optional substring the body must contain. */
+    expect_body: z.string().optional(),
+    strategy: z.string().optional(),
+    initializing_timeout: z.unknown().optional(),
+    reinitializing_timeout: z.unknown().optional(),
+  })
+  .strict()
+  .refine((hc) => !(hc.path && hc.request_line), 'give either path or request_line, not both');
+
+const stack = z
+  .object({
+    /** Upstream targets as host:port. */
+    targets: z.array(target).default([]),
+  })
+  .strict();
+
+const service = z
+  .object({
+    /** Unique service name, used in the admin API and metrics. */
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, "_", "." or "-"'),
+    /** Host names (exact or leading wildcard); none makes this the default service. */
+    hosts: z.array(hostName).default([]),
+    /** Path prefixes; the longest match wins (default ["/"]). */
+    paths: z.array(pathPrefix).min(1).default(['/']),
+    /** Target selection within a stack. */
+    balance: z.enum(['round_robin', 'least_conn', 'random_two']).default('round_robin'),
+    /** `cookie` keeps a client on its stack while weights are split. */
+    sticky: z.enum(['none', 'cookie']).default('none'),
+    health_check: healthCheck.optional(),
+    /** Two or more named stacks of targets. */
+    stacks: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'stack names are letters, digits, "_" or "-"'), stack),
+    /** Initially active stack; runtime state wins after the first switch. */
+    active: z.string().optional(),
+    /** After a switch, WebSockets on the old stack are closed (1001) after this long. */
+    websocket_drain: duration.optional(),
+    /** Serve from another stack when the active one has no healthy target. */
+    failover: z.boolean().default(false),
+    /** Upstream response timeout (504 beyond it); default: upstream.response_timeout. */
+    response_timeout: duration.optional(),
+  })
+  .strict()
+  .superRefine((svc, ctx) => {
+    const names = Object.keys(svc.stacks);
+    if (names.length === 0) ctx.addIssue({ code: 'custom', path: ['stacks'], message: 'needs at least one stack' });
+    if (svc.active !== undefined && !names.includes(svc.active)) {
+      ctx.addIssue({ code: 'custom', path: ['active'], message: `must name one of the stacks (${names.join(', ')})` });
+    }
+  });
+
+const listener = z
+  .object({
+    /** Listener name, used in logs. */
+    name: z.string().min(1),
+    port,
+    /** Bind address (default all interfaces). */
+    address: z.string().default('0.0.0.0'),
+    /** Terminate TLS with certificates from certs_dir (SNI). */
+    tls: z.boolean().default(false),
+    /** Certificate name served when SNI matches nothing. */
+    default_cert: z.string().optional(),
+    /** `standby` sends every request to the stack that is not active (preview). */
+    route_to: z.enum(['active', 'standby']).default('active'),
+    /** Strict-Transport-Security max-age in seconds on TLS listeners (off by default). */
+    hsts_max_age: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+const hookUrls = z.union([z.url(), z.array(z.url())]).transform((v) => (Array.isArray(v) ? v : [v]));
+
+export const configSchema = z
+  .object({
+    listeners: z.array(listener).min(1),
+    admin: z
+      .object({
+        /** host:port of the admin API. */
+        listen: z.string().regex(TARGET_PATTERN, 'must be host:port').default('127.0.0.1:9901'),
+        /** Environment variable holding the bearer token. */
+        token_env: z.string().default('SWITCHYARD_ADMIN_TOKEN'),
+        /** Largest admin request body in bytes. */
+        body_limit: positiveInt.default(1_048_576),
+      })
+      .strict()
+      .default({ listen: '127.0.0.1:9901', token_env: 'SWITCHYARD_ADMIN_TOKEN', body_limit: 1_048_576 }),
+    state: z
+      .object({
+        store: z.enum(['file']).default('file'),
+        path: z.string().default('state/switchyard.json'),
+      })
+      .strict()
+      .default({ store: 'file', path: 'state/switchyard.json' }),
+    /** Directory of certificates and keys. */
+    certs_dir: z.string().default('certs'),
+    /** Start tiny demo backends at the demo service's loopback targets. */
+    demo_backends: z.boolean().default(false),
+    /** Longest graceful drain on SIGTERM. */
+    shutdown_timeout: duration.default(30_000),
+    logging: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** Log one line per proxied request. */
+        access_log: z.boolean().default(false),
+      })
+      .strict()
+      .default({ level: 'info', access_log: false }),
+    metrics: z
+      .object({ enabled: z.boolean().default(true) })
+      .strict()
+      .default({ enabled: true }),
+    limits: z
+      .object({
+        /** Largest request head in bytes (431 beyond it). */
+        max_header_size: positiveInt.default(16_384),
+        /** Time a client has to send the request head (slowloris guard). */
+        header_timeout: duration.default(10_000),
+        /** Time a client has to send a whole request. */
+        request_timeout: duration.default(60_000),
+        /** Idle time of a client keep-alive connection. */
+        keepalive_timeout: duration.default(5_000),
+        /** Most concurrent client connections per listener. */
+        max_connections: positiveInt.default(10_000),
+      })
+      .strict()
+      .default({ max_header_size: 16_384, header_timeout: 10_000, request_timeout: 60_000, keepalive_timeout: 5_000, max_connections: 10_000 }),
+    upstream: z
+      .object({
+        /** Longest silence from an upstream, connecting included (504 beyond it). */
+        response_timeout: duration.default(30_000),
+        /** Idle pooled connections are closed after this; keep it below the upstream's. */
+        idle_timeout: duration.default(4_000),
+        /** Most sockets per target. */
+        max_sockets: positiveInt.default(256),
+      })
+      .strict()
+      .default({ response_timeout: 30_000, idle_timeout: 4_000, max_sockets: 256 }),
+    hooks: z
+      .object({ on_health_change: hookUrls.optional(), on_switch: hookUrls.optional() })
+      .strict()
+      .default({}),
+    services: z.array(service).min(1),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.services.forEach((svc, i) => {
+      if (seen.has(svc.name)) ctx.addIssue({ code: 'custom', path: ['services', i, 'name'], message: `duplicate service "${svc.name}"` });
+      seen.add(svc.name);
+    });
+    const routes = new Set<string>();
+    cfg.services.forEach((svc, i) => {
+      for (const host of svc.hosts.length ? svc.hosts : ['']) {
+        for (const path of svc.paths) {
+          const key = `${host} ${path}`;
+          if (routes.has(key)) ctx.addIssue({ code: 'custom', path: ['services', i, 'paths'], message: `route ${host || '(default)'}${path} is already taken` });
+          routes.add(key);
+        }
+      }
+    });
+    const ports = new Set<number>();
+    cfg.listeners.forEach((l, i) => {
+      if (ports.has(l.port)) ctx.addIssue({ code: 'custom', path: ['listeners', i, 'port'], message: `port ${l.port} is used twice` });
+      ports.add(l.port);
+    });
+  });
+
+/** The validated configuration, with every default filled in. */
+export type Config = z.output<typeof configSchema>;
+export type ServiceConfig = Config['services'][number];
+export type ListenerConfig = Config['listeners'][number];
+export type HealthCheckConfig = NonNullable<ServiceConfig['health_check']>;

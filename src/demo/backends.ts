@@ -1,0 +1,35 @@
+import { createServer, type Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+
+/**
+ * With `demo_backends: true`, switchyard starts a tiny server at every loopback target
+ * of every stack, answering `hello from <stack>` (and `OK` on /health), so the demo
+ * cut-over works from a fresh clone.
+ */
+export async function startDemoBackends(config: Config, log: Logger): Promise<Server[]> {
+  const servers: Server[] = [];
+  const started = new Set<string>();
+  for (const service of config.services) {
+    for (const [stack, { targets }] of Object.entries(service.stacks)) {
+      for (const address of targets) {
+        const colon = address.lastIndexOf(':');
+        const host = address.slice(0, colon);
+        if (started.has(address) || !(host === 'localhost' || host.startsWith('127.'))) continue;
+        started.add(address);
+        const body = `hello from ${stack}\n`;
+        const server = createServer((req, res) => {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.end(req.url === '/health' ? 'OK\n' : body);
+        });
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(Number(address.slice(colon + 1)), host, () => resolve());
+        });
+        log.info({ service: service.name, stack, address }, 'demo backend listening');
+        servers.push(server);
+      }
+    }
+  }
+  return servers;
+}

@@ -1,0 +1,53 @@
+/**
+ * The one error catalogue. The admin API, the CLI and the proxy all speak these codes;
+ * a test checks every entry has a status and a message.
+ */
+export const ERRORS = {
+  BAD_REQUEST: { status: 400, message: 'The request is malformed' },
+  INVALID_BODY: { status: 400, message: 'The request body is invalid' },
+  INVALID_WEIGHTS: { status: 400, message: 'Weights must be non-negative integers, not all zero' },
+  INVALID_TARGET: { status: 400, message: 'Targets must be host:port' },
+  INVALID_CERTIFICATE: { status: 400, message: 'The certificate or key is invalid' },
+  UNAUTHORIZED: { status: 401, message: 'A valid bearer token is required' },
+  FORBIDDEN_ORIGIN: { status: 403, message: 'Host or Origin is not a loopback name' },
+  UNKNOWN_SERVICE: { status: 404, message: 'No such service' },
+  UNKNOWN_STACK: { status: 404, message: 'No such stack' },
+  UNKNOWN_CERTIFICATE: { status: 404, message: 'No such certificate' },
+  NOT_FOUND: { status: 404, message: 'Not found' },
+  NO_ROUTE: { status: 404, message: 'No service matches this request' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
+  STACK_UNHEALTHY: { status: 409, message: 'The stack has no healthy target' },
+  CERTIFICATE_IN_USE: { status: 409, message: 'The certificate is a listener default_cert' },
+  NO_HISTORY: { status: 409, message: 'There is no earlier state to roll back to' },
+  PRECONDITION_FAILED: { status: 412, message: 'If-Match names an older generation' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Mutations require Content-Type: application/json' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'Request header fields too large' },
+  INTERNAL: { status: 500, message: 'Internal error' },
+  STATE_WRITE_FAILED: { status: 500, message: 'The state could not be stored durably' },
+  UPSTREAM_FAILED: { status: 502, message: 'The upstream failed to answer' },
+  NO_HEALTHY_TARGET: { status: 503, message: 'No healthy target' },
+  SHUTTING_DOWN: { status: 503, message: 'switchyard is shutting down' },
+  UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream did not answer in time' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+/** A stable error code from the catalogue. */
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error with a catalogue code; `message` may refine the catalogue's default text. */
+export class SwitchyardError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message?: string) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'SwitchyardError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+  }
+
+  /** The JSON body every error response carries. */
+  toJSON(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}

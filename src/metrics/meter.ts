@@ -1,0 +1,25 @@
+import type { Target } from '../pool/target.js';
+import type { UpstreamErrorKind } from '../proxy/upstream-errors.js';
+
+/**
+ * Pre-bound per-stack instruments the request path reports to. Built once per
+ * snapshot (never looked up per request); the metrics module provides the real one.
+ */
+export interface StackMeter {
+  /** One response sent to a client for this stack. */
+  response(status: number, seconds: number): void;
+  /** One failed upstream attempt. */
+  upstreamError(target: Target, kind: UpstreamErrorKind): void;
+  /** A WebSocket opened (+1) or closed (-1). */
+  websocket(delta: 1 | -1): void;
+}
+
+/** Builds the meter of one service/stack. */
+export type MeterFactory = (service: string, stack: string) => StackMeter;
+
+/** Reports nowhere (metrics disabled). */
+export const NOOP_METER: StackMeter = {
+  response() {},
+  upstreamError() {},
+  websocket() {},
+};

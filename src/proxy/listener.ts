@@ -1,0 +1,89 @@
+import { createServer, type IncomingMessage, type Server, type ServerOptions } from 'node:http';
+import { createServer as createTlsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Config, ListenerConfig } from '../config/schema.js';
+import type { RequestHandler } from './handler.js';
+
+/** Status line for the errors a client can cause before a request exists. */
+function clientErrorStatus(code: string | undefined): string {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return '431 Request Header Fields Too Large';
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return '408 Request Timeout';
+    default:
+      return '400 Bad Request';
+  }
+}
+
+/** Malformed or ambiguous requests (Node's strict parser rejects them) get 400/431/408 and a closed connection. */
+function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  const inResponse = (socket as Duplex & { _httpMessage?: unknown })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || inResponse) {
+    socket.destroy();
+    return;
+  }
+  socket.end(`HTTP/1.1 ${clientErrorStatus(err.code)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+}
+
+/** One public listener: a plain or TLS server bound to the request handler. */
+export class ProxyListener {
+  readonly config: ListenerConfig;
+  readonly server: Server;
+  readonly handler: RequestHandler;
+
+  constructor(config: ListenerConfig, limits: Config['limits'], handler: RequestHandler, onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void, tls?: HttpsServerOptions) {
+    this.config = config;
+    this.handler = handler;
+    const options: ServerOptions = {
+      maxHeaderSize: limits.max_header_size,
+      headersTimeout: limits.header_timeout,
+      requestTimeout: Math.max(limits.request_timeout, limits.header_timeout),
+      keepAliveTimeout: limits.keepalive_timeout,
+      // Check the slowloris timers every second instead of Node's default 30 s.
+      connectionsCheckingInterval: 1000,
+      requireHostHeader: true,
+      joinDuplicateHeaders: false,
+      insecureHTTPParser: false,
+    };
+    this.server = tls ? createTlsServer({ ...options, ...tls }, handler.handle) : createServer(options, handler.handle);
+    this.server.maxConnections = limits.max_connections;
+    this.server.on('clientError', onClientError);
+    this.server.on('upgrade', onUpgrade);
+    this.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.config.port, this.config.address, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /** The bound port (after listen). */
+  get port(): number {
+    return (this.server.address() as AddressInfo | null)?.port ?? this.config.port;
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish (their connections close after the
+   * response), and after `timeout` ms cuts whatever is left.
+   */
+  close(timeout: number): Promise<void> {
+    this.handler.draining = true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.server.closeAllConnections(), timeout);
+      timer.unref();
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.server.closeIdleConnections();
+    });
+  }
+}

@@ -1,0 +1,58 @@
+/** What went wrong talking to an upstream; also the `kind` label of upstream error metrics. */
+export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'protocol' | '5xx';
+
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** Most extra attempts for one request (SPEC §3: at most 2 retries). */
+export const MAX_RETRIES = 2;
+
+/** Classifies a socket/parser error from an upstream request. */
+export function classifyUpstreamError(err: NodeJS.ErrnoException, connected: boolean): UpstreamErrorKind {
+  if (!connected || (err.code !== undefined && CONNECT_CODES.has(err.code))) return 'connect';
+  if (err.code !== undefined && err.code.startsWith('HPE_')) return 'protocol';
+  return 'reset';
+}
+
+/** The facts the one retry decision depends on. */
+export interface RetryFacts {
+  readonly kind: UpstreamErrorKind;
+  readonly method: string;
+  /** Retries already made. */
+  readonly retries: number;
+  /** The upstream's response head already arrived (nothing can be retried then). */
+  readonly responded: boolean;
+  /** Request body bytes were handed to the failed upstream (they cannot be replayed). */
+  readonly bodySent: boolean;
+  /** The failed request went out on a pooled keep-alive socket. */
+  readonly reusedSocket: boolean;
+}
+
+/**
+ * The one retry decision (SPEC §3): a connection that could not be established is
+ * retried for any method; a stale pooled socket reset before any response is retried
+ * (the keep-alive race, nodejs/node#47130); any other failure only for idempotent
+ * methods; never once a response began or a body was consumed, never past MAX_RETRIES.
+ */
+export function shouldRetry(facts: RetryFacts): boolean {
+  if (facts.retries >= MAX_RETRIES || facts.responded || facts.bodySent) return false;
+  switch (facts.kind) {
+    case 'connect':
+      return true;
+    case 'reset':
+      return facts.reusedSocket || IDEMPOTENT.has(facts.method);
+    case 'timeout':
+    case 'protocol':
+    case '5xx':
+      return false;
+    default: {
+      const never: never = facts.kind;
+      return never;
+    }
+  }
+}
+
+/** The status a client gets when forwarding failed: 504 for a timeout, else 502. */
+export function statusForFailure(kind: UpstreamErrorKind): 502 | 504 {
+  return kind === 'timeout' ? 504 : 502;
+}

@@ -1,0 +1,94 @@
+import type { Config, ServiceConfig } from '../config/schema.js';
+import { NOOP_METER, type MeterFactory } from '../metrics/meter.js';
+import type { TargetRegistry } from '../pool/registry.js';
+import { StackPool } from '../pool/stack-pool.js';
+import type { Target } from '../pool/target.js';
+import type { ServiceState, Weights } from '../state/types.js';
+import { HostRouter } from './host-router.js';
+import type { ServiceRoute } from './service-route.js';
+
+/** An immutable view of routing, built off the hot path and swapped by one assignment. */
+export interface RoutingSnapshot {
+  readonly config: Config;
+  /** Bumped on every rebuild (config reload or admin change). */
+  readonly generation: number;
+  readonly services: ReadonlyMap<string, ServiceRoute>;
+  readonly router: HostRouter<ServiceRoute>;
+}
+
+/** The weights a service starts with from config alone: `active` (or the first stack) gets 100. */
+export function initialWeights(service: ServiceConfig): Weights {
+  const names = Object.keys(service.stacks);
+  const active = service.active ?? names[0];
+  return Object.fromEntries(names.map((name) => [name, name === active ? 100 : 0]));
+}
+
+/** The runtime state a service starts with when nothing was stored. */
+export function initialState(service: ServiceConfig): ServiceState {
+  return { generation: 1, weights: initialWeights(service), targets: {}, history: [] };
+}
+
+function activeIndex(weights: readonly number[], previous: string | undefined, names: readonly string[]): number {
+  let best = 0;
+  for (let i = 1; i < weights.length; i++) {
+    if ((weights[i] ?? 0) > (weights[best] ?? 0)) best = i;
+  }
+  // On a tie keep the stack that was active before, so 50/50 does not flap the label.
+  const prev = previous === undefined ? -1 : names.indexOf(previous);
+  if (prev !== -1 && weights[prev] === weights[best]) return prev;
+  return best;
+}
+
+function buildService(service: ServiceConfig, state: ServiceState, registry: TargetRegistry, live: Set<Target>, previousActive: string | undefined, defaultTimeout: number, meters: MeterFactory): ServiceRoute {
+  const names = Object.keys(service.stacks);
+  const initiallyHealthy = true;
+  const pools = names.map((stackName) => {
+    const addresses = state.targets[stackName] ?? service.stacks[stackName]?.targets ?? [];
+    const targets = addresses.map((address) => registry.obtain(service.name, stackName, address, initiallyHealthy));
+    for (const t of targets) live.add(t);
+    return new StackPool(service.name, stackName, targets, service.balance, meters(service.name, stackName));
+  });
+  const weights = names.map((name) => state.weights[name] ?? 0);
+  const cumulative: number[] = [];
+  let total = 0;
+  for (const w of weights) cumulative.push((total += w));
+  const weighted = pools.filter((_, i) => (weights[i] ?? 0) > 0);
+  const active = pools[activeIndex(weights, previousActive, names)] as StackPool;
+  const standby = pools.find((p) => p !== active) ?? active;
+  return {
+    name: service.name,
+    config: service,
+    state,
+    stacks: new Map(pools.map((p) => [p.name, p])),
+    pools,
+    weights,
+    cumulative,
+    totalWeight: total,
+    soloPool: weighted.length === 1 ? weighted[0] : undefined,
+    active,
+    standby,
+    stickyCookie: service.sticky === 'cookie' ? `switchyard.${service.name}` : undefined,
+    responseTimeout: service.response_timeout ?? defaultTimeout,
+  };
+}
+
+/**
+ * Builds a snapshot from config (the base) and runtime state (what was changed at run
+ * time). Targets no longer referenced are released from the registry.
+ */
+export function buildSnapshot(config: Config, states: ReadonlyMap<string, ServiceState>, registry: TargetRegistry, generation: number, previous?: RoutingSnapshot, meters: MeterFactory = () => NOOP_METER): RoutingSnapshot {
+  const live = new Set<Target>();
+  const services = new Map<string, ServiceRoute>();
+  const router = new HostRouter<ServiceRoute>();
+  for (const service of config.services) {
+    const state = states.get(service.name) ?? initialState(service);
+    const route = buildService(service, state, registry, live, previous?.services.get(service.name)?.active.name, config.upstream.response_timeout, meters);
+    services.set(service.name, route);
+    for (const path of service.paths) {
+      if (service.hosts.length === 0) router.add(undefined, path, route);
+      for (const host of service.hosts) router.add(host, path, route);
+    }
+  }
+  registry.retain(live);
+  return { config, generation, services, router };
+}
