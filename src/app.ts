@@ -124,6 +124,7 @@ export class Switchyard {
   private async openListener(config: ListenerConfig): Promise<void> {
     const routing: ListenerRouting = { proto: config.tls ? 'https' : 'http', port: String(config.port), routeToStandby: config.route_to === 'standby', responseHeaders: undefined };
     const handler = new RequestHandler(this.controller, this.forwarder, routing);
+    if (this.controller.currentConfig.logging.access_log) handler.accessLog = this.log.child({ listener: config.name });
     handler.onFailover = (route, from, to) => this.log.warn({ service: route.name, from: from.name, to: to.name }, 'failover: active stack has no healthy target');
     const listener = new ProxyListener(config, this.controller.currentConfig.limits, handler, (req, socket, head) => this.wsProxy.handle(routing, req, socket, head));
     const port = await listener.listen();

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
 import type { ServiceRoute } from '../routing/service-route.js';
@@ -18,6 +19,8 @@ export class Exchange {
   readonly extraHeaders: readonly string[] | undefined;
   /** performance.now() at arrival. */
   readonly startedAt: number;
+  /** Logger for one line per request, when `logging.access_log` is on. */
+  readonly accessLog: Logger | undefined;
   retries = 0;
   /** The upstream's response head arrived. */
   responded = false;
@@ -28,7 +31,7 @@ export class Exchange {
   /** The response to the client is complete or the exchange was abandoned. */
   done = false;
 
-  constructor(req: IncomingMessage, res: ServerResponse, route: ServiceRoute, pool: StackPool, target: Target, headers: string[], hasBody: boolean, extraHeaders: readonly string[] | undefined, startedAt: number) {
+  constructor(req: IncomingMessage, res: ServerResponse, route: ServiceRoute, pool: StackPool, target: Target, headers: string[], hasBody: boolean, extraHeaders: readonly string[] | undefined, startedAt: number, accessLog: Logger | undefined) {
     this.req = req;
     this.res = res;
     this.route = route;
@@ -38,6 +41,14 @@ export class Exchange {
     this.hasBody = hasBody;
     this.extraHeaders = extraHeaders;
     this.startedAt = startedAt;
+    this.accessLog = accessLog;
+  }
+
+  /** Records the finished exchange once: metrics, and the access log when enabled. 499 = client went away. */
+  finish(status: number): void {
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    this.pool.meter.response(status, seconds);
+    this.accessLog?.info({ service: this.route.name, stack: this.pool.name, target: this.target.address, method: this.req.method, url: this.req.url, status, ms: Math.round(seconds * 1000), retries: this.retries }, 'access');
   }
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import { NOOP_METER, type StackMeter } from '../metrics/meter.js';
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
@@ -36,6 +37,8 @@ export class RequestHandler {
   onFailover: ((route: ServiceRoute, from: StackPool, to: StackPool) => void) | undefined;
   /** Set while shutting down: responses close their connection. */
   draining = false;
+  /** Logger for one line per request (`logging.access_log`), or undefined. */
+  accessLog: Logger | undefined;
 
   constructor(controller: StateController, forwarder: Forwarder, listener: ListenerRouting) {
     this.controller = controller;
@@ -65,7 +68,7 @@ export class RequestHandler {
       return;
     }
     const extra = this.extraHeaders(route, placement.pool, head.cookie);
-    this.forwarder.forward(new Exchange(req, res, route, placement.pool, placement.target, head.headers, head.hasBody, extra, startedAt));
+    this.forwarder.forward(new Exchange(req, res, route, placement.pool, placement.target, head.headers, head.hasBody, extra, startedAt, this.accessLog));
   };
 
   private place(route: ServiceRoute, pool: StackPool): Placement | undefined {

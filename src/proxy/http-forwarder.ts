@@ -188,6 +188,5 @@ function onClientClose(this: ClientResponse): void {
   if (exchange === undefined) return;
   exchange.done = true;
   if (!this.writableFinished) exchange.upstream?.destroy();
-  const seconds = (performance.now() - exchange.startedAt) / 1000;
-  exchange.pool.meter.response(this.writableFinished ? this.statusCode : 499, seconds);
+  exchange.finish(this.writableFinished ? this.statusCode : 499);
 }
