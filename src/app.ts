@@ -1,9 +1,11 @@
 import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAdminApp } from './admin/app.js';
 import { hostOfHeader, isLoopbackHost } from './admin/guards.js';
+import { registerCertificateRoutes } from './admin/routes/certificates.js';
 import { registerServiceRoutes } from './admin/routes/services.js';
 import type { Config, ListenerConfig } from './config/schema.js';
 import { startDemoBackends } from './demo/backends.js';
@@ -14,6 +16,9 @@ import { ProxyListener } from './proxy/listener.js';
 import { WebSocketProxy, WebSocketRegistry } from './proxy/websocket.js';
 import { StateController } from './state/controller.js';
 import { FileStateStore } from './state/file-store.js';
+import { LOCALHOST_NAMES } from './tls/self-signed.js';
+import { hstsHeaderValue, tlsServerOptions, trackDefaultCertificate } from './tls/server-options.js';
+import { CertificateStore, ensureSelfSigned } from './tls/store.js';
 
 /** Raised when the config cannot be served (e.g. a public admin without a token). */
 export class StartupError extends Error {
@@ -29,15 +34,19 @@ export class Switchyard {
   readonly admin: FastifyInstance;
   readonly log: Logger;
   readonly websockets = new WebSocketRegistry();
+  readonly certificates: CertificateStore;
   private readonly forwarder: HttpForwarder;
   private readonly wsProxy: WebSocketProxy;
   private readonly listeners = new Map<string, ProxyListener>();
+  /** Unsubscribe functions of TLS listeners following their default_cert. */
+  private readonly tlsTracking = new Map<string, () => void>();
   private demo: Server[] = [];
   private stopping = false;
   private readonly drainTimers = new Set<NodeJS.Timeout>();
 
-  private constructor(controller: StateController, log: Logger, token: string | undefined) {
+  private constructor(controller: StateController, certificates: CertificateStore, log: Logger, token: string | undefined) {
     this.controller = controller;
+    this.certificates = certificates;
     this.log = log;
     const config = controller.currentConfig;
     const passive = new PassiveHealth({ failures: 3, cooldown: 10_000 });
@@ -49,7 +58,12 @@ export class Switchyard {
       if (this.stopping) return reply.code(503).send({ status: 'stopping' });
       return { status: 'ok', generation: this.controller.snapshot.generation };
     });
-    registerServiceRoutes(this.admin, { controller, websockets: (service, stack) => this.websockets.count(service, stack) });
+    registerServiceRoutes(this.admin, {
+      controller,
+      websockets: (service, stack) => this.websockets.count(service, stack),
+      expiringCertificates: () => certificates.list().filter((c) => c.expires_soon).map((c) => c.name),
+    });
+    registerCertificateRoutes(this.admin, { store: certificates, defaultCerts: () => this.defaultCerts(), events: controller.events });
     controller.events.subscribe((event) => {
       if (event.type === 'switch' || event.type === 'weights' || event.type === 'rollback') {
         log.info({ event }, `${event.type}: ${event.service} → ${event.active}`);
@@ -66,7 +80,12 @@ export class Switchyard {
       throw new StartupError(`admin.listen ${config.admin.listen} is not loopback: set ${config.admin.token_env} to a token`);
     }
     const controller = await StateController.open(config, new FileStateStore(config.state.path), log);
-    const app = new Switchyard(controller, log, token);
+    const certificates = await CertificateStore.open(config.certs_dir, log);
+    for (const listener of config.listeners) {
+      // First start: a TLS listener whose default_cert is missing gets a self-signed localhost one.
+      if (listener.tls && listener.default_cert !== undefined) await ensureSelfSigned(certificates, listener.default_cert, LOCALHOST_NAMES);
+    }
+    const app = new Switchyard(controller, certificates, log, token);
     try {
       if (config.demo_backends) app.demo = await startDemoBackends(config, log);
       for (const listener of config.listeners) await app.openListener(listener);
@@ -102,6 +121,8 @@ export class Switchyard {
       const next = wanted.get(name);
       if (!next || JSON.stringify(next) !== JSON.stringify(listener.config)) {
         this.listeners.delete(name);
+        this.tlsTracking.get(name)?.();
+        this.tlsTracking.delete(name);
         await listener.close(config.shutdown_timeout);
       }
     }
@@ -114,6 +135,8 @@ export class Switchyard {
     for (const timer of this.drainTimers) clearTimeout(timer);
     await Promise.all([...this.listeners.values()].map((l) => l.close(timeout)));
     this.listeners.clear();
+    for (const untrack of this.tlsTracking.values()) untrack();
+    this.tlsTracking.clear();
     this.wsProxy.close();
     this.forwarder.close();
     await this.admin.close();
@@ -122,14 +145,31 @@ export class Switchyard {
   }
 
   private async openListener(config: ListenerConfig): Promise<void> {
-    const routing: ListenerRouting = { proto: config.tls ? 'https' : 'http', port: String(config.port), routeToStandby: config.route_to === 'standby', responseHeaders: undefined };
+    const hsts = config.tls ? hstsHeaderValue(config) : undefined;
+    const routing: ListenerRouting = {
+      proto: config.tls ? 'https' : 'http',
+      port: String(config.port),
+      routeToStandby: config.route_to === 'standby',
+      responseHeaders: hsts === undefined ? undefined : ['Strict-Transport-Security', hsts],
+    };
     const handler = new RequestHandler(this.controller, this.forwarder, routing);
     if (this.controller.currentConfig.logging.access_log) handler.accessLog = this.log.child({ listener: config.name });
     handler.onFailover = (route, from, to) => this.log.warn({ service: route.name, from: from.name, to: to.name }, 'failover: active stack has no healthy target');
-    const listener = new ProxyListener(config, this.controller.currentConfig.limits, handler, (req, socket, head) => this.wsProxy.handle(routing, req, socket, head));
+    const tls = config.tls ? tlsServerOptions(this.certificates, config) : undefined;
+    const listener = new ProxyListener(config, this.controller.currentConfig.limits, handler, (req, socket, head) => this.wsProxy.handle(routing, req, socket, head), tls);
+    if (config.tls) {
+      this.tlsTracking.set(config.name, trackDefaultCertificate(listener.server as HttpsServer, this.certificates, config));
+      // Scanners and plain-HTTP clients on a TLS port fail handshakes all day: not worth more than debug.
+      listener.server.on('tlsClientError', (err: Error) => this.log.debug({ err, listener: config.name }, 'TLS handshake failed'));
+    }
     const port = await listener.listen();
     if (config.port === 0) (routing as { port: string }).port = String(port);
     this.listeners.set(config.name, listener);
+  }
+
+  /** Certificate names that are some TLS listener's default_cert (cannot be deleted). */
+  private defaultCerts(): ReadonlySet<string> {
+    return new Set(this.controller.currentConfig.listeners.flatMap((l) => (l.tls && l.default_cert !== undefined ? [l.default_cert] : [])));
   }
 
   /** After a weight change, close WebSockets on stacks that lost all weight once `websocket_drain` has passed. */

@@ -11,6 +11,8 @@ export interface ServiceRoutesDeps {
   readonly controller: StateController;
   /** Open WebSockets per service and stack, for the service JSON. */
   readonly websockets: (service: string, stack: string) => number;
+  /** Certificates within 14 days of expiry, warned about in the service listing. */
+  readonly expiringCertificates: () => string[];
 }
 
 interface ServiceParams {
@@ -65,6 +67,7 @@ export function registerServiceRoutes(app: FastifyInstance, deps: ServiceRoutesD
 
   app.get('/v1/services', async () => ({
     generation: controller.snapshot.generation,
+    certificates_expiring_soon: deps.expiringCertificates(),
     services: [...controller.snapshot.services.values()].map((route) => presentService(route, deps.websockets)),
   }));
 
