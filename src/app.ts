@@ -9,6 +9,7 @@ import { registerCertificateRoutes } from './admin/routes/certificates.js';
 import { registerServiceRoutes } from './admin/routes/services.js';
 import type { Config, ListenerConfig } from './config/schema.js';
 import { startDemoBackends } from './demo/backends.js';
+import { HealthChecker } from './health/checker.js';
 import { PassiveHealth } from './health/passive.js';
 import { RequestHandler, type ListenerRouting } from './proxy/handler.js';
 import { HttpForwarder } from './proxy/http-forwarder.js';
@@ -36,6 +37,7 @@ export class Switchyard {
   readonly websockets = new WebSocketRegistry();
   readonly certificates: CertificateStore;
   private readonly forwarder: HttpForwarder;
+  private readonly health: HealthChecker;
   private readonly wsProxy: WebSocketProxy;
   private readonly listeners = new Map<string, ProxyListener>();
   /** Unsubscribe functions of TLS listeners following their default_cert. */
@@ -50,7 +52,11 @@ export class Switchyard {
     this.log = log;
     const config = controller.currentConfig;
     const passive = new PassiveHealth({ failures: 3, cooldown: 10_000 });
-    passive.onEject = (target) => log.warn({ target: target.address }, 'target ejected after consecutive failures');
+    passive.onEject = (target) => {
+      log.warn({ service: target.service, stack: target.stack, target: target.address }, 'target ejected after consecutive failures');
+      controller.events.publish({ type: 'health', time: new Date().toISOString(), service: target.service, stack: target.stack, target: target.address, healthy: false, source: 'passive', error: 'ejected after consecutive failures' });
+    };
+    this.health = new HealthChecker(controller, log);
     this.forwarder = new HttpForwarder({ idleTimeout: config.upstream.idle_timeout, maxSockets: config.upstream.max_sockets }, passive, log);
     this.wsProxy = new WebSocketProxy(controller, this.websockets, log);
     this.admin = createAdminApp({ token, loopback: isLoopbackHost(hostOfHeader(config.admin.listen)), bodyLimit: config.admin.body_limit, log });
@@ -88,6 +94,7 @@ export class Switchyard {
     const app = new Switchyard(controller, certificates, log, token);
     try {
       if (config.demo_backends) app.demo = await startDemoBackends(config, log);
+      await app.health.start();
       for (const listener of config.listeners) await app.openListener(listener);
       const [host, port] = splitHostPort(config.admin.listen);
       await app.admin.listen({ host, port });
@@ -132,6 +139,7 @@ export class Switchyard {
   /** Graceful stop: /healthz turns 503, listeners stop accepting, in-flight requests finish (up to `timeout` ms). */
   async stop(timeout = this.controller.currentConfig.shutdown_timeout): Promise<void> {
     this.stopping = true;
+    this.health.stop();
     for (const timer of this.drainTimers) clearTimeout(timer);
     await Promise.all([...this.listeners.values()].map((l) => l.close(timeout)));
     this.listeners.clear();

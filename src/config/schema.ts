@@ -231,7 +231,7 @@ export const configSchema = z
     });
     const ports = new Set<number>();
     cfg.listeners.forEach((l, i) => {
-      if (ports.has(l.port)) ctx.addIssue({ code: 'custom', path: ['listeners', i, 'port'], message: `port ${l.port} is used twice` });
+      if (l.port !== 0 && ports.has(l.port)) ctx.addIssue({ code: 'custom', path: ['listeners', i, 'port'], message: `port ${l.port} is used twice` });
       ports.add(l.port);
     });
   });

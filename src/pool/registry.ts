@@ -19,7 +19,7 @@ export class TargetRegistry {
     const key = `${service}\u0000${stack}\u0000${address}`;
     let target = this.targets.get(key);
     if (target === undefined) {
-      target = new Target(address, initiallyHealthy);
+      target = new Target(service, stack, address, initiallyHealthy);
       this.targets.set(key, target);
       this.onAdded?.(service, stack, target);
     }

@@ -7,6 +7,8 @@ export type HealthSource = 'active' | 'passive' | 'initial';
  * reads `isAvailable`. Target objects outlive routing snapshots so health carries over.
  */
 export class Target {
+  readonly service: string;
+  readonly stack: string;
   /** `host:port` as configured. */
   readonly address: string;
   readonly host: string;
@@ -25,7 +27,9 @@ export class Target {
   lastCheck = 0;
   lastError: string | null = null;
 
-  constructor(address: string, healthy: boolean) {
+  constructor(service: string, stack: string, address: string, healthy: boolean) {
+    this.service = service;
+    this.stack = stack;
     this.address = address;
     const colon = address.lastIndexOf(':');
     const host = address.slice(0, colon);

@@ -41,7 +41,7 @@ function activeIndex(weights: readonly number[], previous: string | undefined, n
 
 function buildService(service: ServiceConfig, state: ServiceState, registry: TargetRegistry, live: Set<Target>, previousActive: string | undefined, defaultTimeout: number, meters: MeterFactory): ServiceRoute {
   const names = Object.keys(service.stacks);
-  const initiallyHealthy = true;
+  const initiallyHealthy = service.health_check === undefined;
   const pools = names.map((stackName) => {
     const addresses = state.targets[stackName] ?? service.stacks[stackName]?.targets ?? [];
     const targets = addresses.map((address) => registry.obtain(service.name, stackName, address, initiallyHealthy));
