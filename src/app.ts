@@ -6,9 +6,11 @@ import type { Logger } from 'pino';
 import { createAdminApp } from './admin/app.js';
 import { hostOfHeader, isLoopbackHost } from './admin/guards.js';
 import { registerCertificateRoutes } from './admin/routes/certificates.js';
+import { attachEventStream } from './admin/routes/events.js';
 import { registerServiceRoutes } from './admin/routes/services.js';
 import type { Config, ListenerConfig } from './config/schema.js';
 import { startDemoBackends } from './demo/backends.js';
+import { webhookListener } from './events/webhooks.js';
 import { HealthChecker } from './health/checker.js';
 import { PassiveHealth } from './health/passive.js';
 import { RequestHandler, type ListenerRouting } from './proxy/handler.js';
@@ -38,6 +40,7 @@ export class Switchyard {
   readonly certificates: CertificateStore;
   private readonly forwarder: HttpForwarder;
   private readonly health: HealthChecker;
+  private readonly closeEventStream: () => void;
   private readonly wsProxy: WebSocketProxy;
   private readonly listeners = new Map<string, ProxyListener>();
   /** Unsubscribe functions of TLS listeners following their default_cert. */
@@ -69,6 +72,8 @@ export class Switchyard {
       websockets: (service, stack) => this.websockets.count(service, stack),
       expiringCertificates: () => certificates.list().filter((c) => c.expires_soon).map((c) => c.name),
     });
+    this.closeEventStream = attachEventStream({ server: this.admin.server, events: controller.events, token, loopback: isLoopbackHost(hostOfHeader(config.admin.listen)) });
+    controller.events.subscribe(webhookListener(() => this.controller.currentConfig.hooks, log));
     registerCertificateRoutes(this.admin, { store: certificates, defaultCerts: () => this.defaultCerts(), events: controller.events });
     controller.events.subscribe((event) => {
       if (event.type === 'switch' || event.type === 'weights' || event.type === 'rollback') {
@@ -140,6 +145,7 @@ export class Switchyard {
   async stop(timeout = this.controller.currentConfig.shutdown_timeout): Promise<void> {
     this.stopping = true;
     this.health.stop();
+    this.closeEventStream();
     for (const timer of this.drainTimers) clearTimeout(timer);
     await Promise.all([...this.listeners.values()].map((l) => l.close(timeout)));
     this.listeners.clear();
