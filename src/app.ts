@@ -12,6 +12,7 @@ import type { Config, ListenerConfig } from './config/schema.js';
 import { startDemoBackends } from './demo/backends.js';
 import { webhookListener } from './events/webhooks.js';
 import { HealthChecker } from './health/checker.js';
+import { Metrics } from './metrics/metrics.js';
 import { PassiveHealth } from './health/passive.js';
 import { RequestHandler, type ListenerRouting } from './proxy/handler.js';
 import { HttpForwarder } from './proxy/http-forwarder.js';
@@ -41,6 +42,7 @@ export class Switchyard {
   private readonly forwarder: HttpForwarder;
   private readonly health: HealthChecker;
   private readonly closeEventStream: () => void;
+  private readonly metrics: Metrics | undefined;
   private readonly wsProxy: WebSocketProxy;
   private readonly listeners = new Map<string, ProxyListener>();
   /** Unsubscribe functions of TLS listeners following their default_cert. */
@@ -74,6 +76,13 @@ export class Switchyard {
     });
     this.closeEventStream = attachEventStream({ server: this.admin.server, events: controller.events, token, loopback: isLoopbackHost(hostOfHeader(config.admin.listen)) });
     controller.events.subscribe(webhookListener(() => this.controller.currentConfig.hooks, log));
+    if (config.metrics.enabled) {
+      const metrics = new Metrics({ controller, websockets: (service, stack) => this.websockets.count(service, stack), certificates: () => certificates.list() });
+      this.metrics = metrics;
+      controller.useMeters((service, stack) => metrics.meterFor(service, stack));
+      controller.events.subscribe(metrics.onEvent);
+      this.admin.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+    }
     registerCertificateRoutes(this.admin, { store: certificates, defaultCerts: () => this.defaultCerts(), events: controller.events });
     controller.events.subscribe((event) => {
       if (event.type === 'switch' || event.type === 'weights' || event.type === 'rollback') {
@@ -167,6 +176,7 @@ export class Switchyard {
       responseHeaders: hsts === undefined ? undefined : ['Strict-Transport-Security', hsts],
     };
     const handler = new RequestHandler(this.controller, this.forwarder, routing);
+    if (this.metrics) handler.unmatchedMeter = this.metrics.meterFor('_unmatched', 'none');
     if (this.controller.currentConfig.logging.access_log) handler.accessLog = this.log.child({ listener: config.name });
     handler.onFailover = (route, from, to) => this.log.warn({ service: route.name, from: from.name, to: to.name }, 'failover: active stack has no healthy target');
     const tls = config.tls ? tlsServerOptions(this.certificates, config) : undefined;

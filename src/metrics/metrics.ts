@@ -1,0 +1,141 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Target } from '../pool/target.js';
+import type { UpstreamErrorKind } from '../proxy/upstream-errors.js';
+import type { StateController } from '../state/controller.js';
+import type { SwitchyardEvent } from '../state/events.js';
+import type { StackMeter } from './meter.js';
+
+/** Request duration buckets for a proxy: 0.5 ms to 10 s. */
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Where the gauges read current state from at scrape time. */
+export interface MetricSources {
+  readonly controller: StateController;
+  /** Open WebSockets of a service's stack. */
+  readonly websockets: (service: string, stack: string) => number;
+  /** Installed certificates with their expiry. */
+  readonly certificates: () => readonly { name: string; not_after: string }[];
+}
+
+/**
+ * The one registry and every switchyard_* series (SPEC §7). Counters and the histogram
+ * are fed through pre-bound StackMeters; gauges are computed in collect() from current
+ * state, so nothing on the hot path touches them.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'service' | 'stack' | 'code'>;
+  private readonly duration: Histogram<'service' | 'stack'>;
+  private readonly upstreamErrors: Counter<'service' | 'stack' | 'target' | 'kind'>;
+  private readonly switches: Counter<'service'>;
+  private readonly lastActive = new Map<string, string>();
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    // These three are gauges named like counters, which promtool rejects; the same counts
+    // stay available per type as nodejs_active_{handles,requests,resources}.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    this.requests = new Counter({ name: 'switchyard_requests_total', help: 'Requests answered, by service, stack and status code.', labelNames: ['service', 'stack', 'code'], registers });
+    this.duration = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request arrival to the end of the response.', labelNames: ['service', 'stack'], buckets: DURATION_BUCKETS, registers });
+    this.upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Failed upstream attempts, by kind (connect, timeout, reset, protocol, 5xx).', labelNames: ['service', 'stack', 'target', 'kind'], registers });
+    this.switches = new Counter({ name: 'switchyard_switches_total', help: 'Switches and rollbacks, plus weight changes that moved the active stack.', labelNames: ['service'], registers });
+    const { controller } = sources;
+    new Gauge({
+      name: 'switchyard_target_healthy',
+      help: '1 when the target may take traffic (healthy and not ejected), else 0.',
+      labelNames: ['service', 'stack', 'target'],
+      registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const route of controller.snapshot.services.values()) {
+          for (const pool of route.pools) for (const t of pool.targets) this.set({ service: route.name, stack: pool.name, target: t.address }, t.isAvailable(now) ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'switchyard_stack_weight',
+      help: 'Current weight of each stack.',
+      labelNames: ['service', 'stack'],
+      registers,
+      collect() {
+        this.reset();
+        for (const route of controller.snapshot.services.values()) route.pools.forEach((p, i) => this.set({ service: route.name, stack: p.name }, route.weights[i] ?? 0));
+      },
+    });
+    new Gauge({
+      name: 'switchyard_stack_active',
+      help: '1 for the active stack of each service, else 0.',
+      labelNames: ['service', 'stack'],
+      registers,
+      collect() {
+        this.reset();
+        for (const route of controller.snapshot.services.values()) for (const p of route.pools) this.set({ service: route.name, stack: p.name }, p === route.active ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_websocket_connections',
+      help: 'Open proxied WebSockets.',
+      labelNames: ['service', 'stack'],
+      registers,
+      collect() {
+        this.reset();
+        for (const route of controller.snapshot.services.values()) for (const p of route.pools) this.set({ service: route.name, stack: p.name }, sources.websockets(route.name, p.name));
+      },
+    });
+    new Gauge({
+      name: 'switchyard_certificate_expiry_timestamp_seconds',
+      help: 'Expiry (notAfter) of each installed certificate, as a Unix timestamp.',
+      labelNames: ['name'],
+      registers,
+      collect() {
+        this.reset();
+        for (const cert of sources.certificates()) this.set({ name: cert.name }, Math.floor(Date.parse(cert.not_after) / 1000));
+      },
+    });
+    new Gauge({
+      name: 'switchyard_config_generation',
+      help: 'Generation of the routing snapshot (bumped by every reload or admin change).',
+      registers,
+      collect() {
+        this.set(controller.snapshot.generation);
+      },
+    });
+    for (const route of controller.snapshot.services.values()) this.lastActive.set(route.name, route.active.name);
+  }
+
+  /** Counts switches from the event bus. */
+  readonly onEvent = (event: SwitchyardEvent): void => {
+    if (event.type !== 'switch' && event.type !== 'weights' && event.type !== 'rollback') return;
+    const moved = this.lastActive.get(event.service) !== event.active;
+    this.lastActive.set(event.service, event.active);
+    if (event.type !== 'weights' || moved) this.switches.inc({ service: event.service });
+  };
+
+  /** A meter with its children bound now, so the request path does no label lookups. */
+  meterFor(service: string, stack: string): StackMeter {
+    const histogram = this.duration.labels(service, stack);
+    const requests = this.requests;
+    const upstreamErrors = this.upstreamErrors;
+    const byCode = new Map<number, ReturnType<Counter['labels']>>();
+    const errors = new Map<string, ReturnType<Counter['labels']>>();
+    return {
+      response(status: number, seconds: number) {
+        let child = byCode.get(status);
+        if (child === undefined) byCode.set(status, (child = requests.labels(service, stack, String(status))));
+        child.inc();
+        histogram.observe(seconds);
+      },
+      upstreamError(target: Target, kind: UpstreamErrorKind) {
+        const key = `${target.address} ${kind}`;
+        let child = errors.get(key);
+        if (child === undefined) errors.set(key, (child = upstreamErrors.labels(service, stack, target.address, kind)));
+        child.inc();
+      },
+      websocket() {
+        // Open WebSockets are read from the registry at scrape time.
+      },
+    };
+  }
+}
