@@ -1,0 +1,82 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Switchyard } from '../../src/app.js';
+import { startSpyUpstream, type SpyUpstream } from '../helpers/spy-upstream.js';
+import { startSwitchyard } from '../helpers/switchyard.js';
+
+let app: Switchyard;
+let spy: SpyUpstream;
+
+beforeAll(async () => {
+  spy = await startSpyUpstream();
+  app = await startSwitchyard([{ name: 'spy', stacks: { blue: { targets: [spy.address] } } }], {
+    limits: { header_timeout: 500, request_timeout: 1000 },
+  });
+});
+afterAll(async () => {
+  await app.stop(0);
+  await spy.close();
+});
+
+/** Sends raw bytes and collects everything until the proxy closes (or `ms` pass). */
+function raw(bytes: string, ms = 3000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(app.port('http'), '127.0.0.1', () => socket.write(bytes));
+    let text = '';
+    const timer = setTimeout(() => socket.destroy(), ms);
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(text);
+    });
+  });
+}
+
+const HOSTILE: [string, string][] = [
+  ['CL + TE', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+  ['duplicate Content-Length, different values', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'],
+  ['duplicate Content-Length, same value', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab'],
+  ['invalid Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\na'],
+  ['Transfer-Encoding not ending in chunked', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n'],
+  ['obs-fold', 'GET / HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n  b\r\n\r\n'],
+  ['bare LF', 'GET / HTTP/1.1\nHost: a\n\n'],
+  ['two Host lines', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'],
+  ['space before colon', 'GET / HTTP/1.1\r\nHost: a\r\nX-Bad : 1\r\n\r\n'],
+  ['h2c upgrade', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n'],
+  ['70 KB of headers', `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`],
+];
+
+describe('hostile and malformed requests', () => {
+  it.each(HOSTILE)('refuses %s with a 4xx and never forwards it', async (_name, request) => {
+    const before = spy.received().length;
+    const answer = await raw(request);
+    expect(answer).toMatch(/^HTTP\/1\.1 4\d\d /);
+    expect(spy.received().length).toBe(before);
+  });
+
+  it('answers 431 to oversized headers', async () => {
+    expect(await raw(`GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+  });
+
+  it('forwards a clean request, and answers pipelined requests in order', async () => {
+    const before = spy.received().length;
+    const answer = await raw('GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    expect(answer.match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
+    const seen = spy.received().slice(before);
+    expect(seen.indexOf('GET /one')).toBeLessThan(seen.indexOf('GET /two'));
+  });
+
+  it('does not process a request sent after Connection: close', async () => {
+    const before = spy.received().length;
+    await raw('GET /first HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /second HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(spy.received().slice(before)).not.toContain('/second');
+  });
+
+  it('closes a slowloris connection that never finishes its head', async () => {
+    const started = Date.now();
+    const answer = await raw('GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ', 5000);
+    expect(Date.now() - started).toBeLessThan(4500);
+    expect(answer === '' || /^HTTP\/1\.1 408 /.test(answer)).toBe(true);
+  });
+});
