@@ -45,7 +45,7 @@ export function switchyard(dir, port, adminPort, services, extra = '') {
 admin: { listen: "127.0.0.1:${adminPort}" }
 state: { path: ${dir}/state.json }
 certs_dir: ${dir}/certs
-logging: { level: warn }
+${extra.includes('logging:') ? '' : 'logging: { level: warn }'}
 ${extra}
 services:
 ${services}
