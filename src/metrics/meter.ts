@@ -10,8 +10,6 @@ export interface StackMeter {
   response(status: number, seconds: number): void;
   /** One failed upstream attempt. */
   upstreamError(target: Target, kind: UpstreamErrorKind): void;
-  /** A WebSocket opened (+1) or closed (-1). */
-  websocket(delta: 1 | -1): void;
 }
 
 /** Builds the meter of one service/stack. */
@@ -21,5 +19,4 @@ export type MeterFactory = (service: string, stack: string) => StackMeter;
 export const NOOP_METER: StackMeter = {
   response() {},
   upstreamError() {},
-  websocket() {},
 };

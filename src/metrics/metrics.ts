@@ -133,9 +133,6 @@ export class Metrics {
         if (child === undefined) errors.set(key, (child = upstreamErrors.labels(service, stack, target.address, kind)));
         child.inc();
       },
-      websocket() {
-        // Open WebSockets are read from the registry at scrape time.
-      },
     };
   }
 }

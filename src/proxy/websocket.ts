@@ -21,12 +21,8 @@ export class WebSocketRegistry {
     let sockets = stacks.get(pool.name);
     if (!sockets) stacks.set(pool.name, (sockets = new Set()));
     sockets.add(socket);
-    pool.meter.websocket(1);
     const set = sockets;
-    socket.once('close', () => {
-      set.delete(socket);
-      pool.meter.websocket(-1);
-    });
+    socket.once('close', () => set.delete(socket));
   }
 
   /** Number of open WebSockets of a service's stack. */
