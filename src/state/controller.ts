@@ -1,0 +1,212 @@
+import type { Logger } from 'pino';
+import { NOOP_METER, type MeterFactory } from '../metrics/meter.js';
+import type { Config, ServiceConfig } from '../config/schema.js';
+import { SwitchyardError } from '../errors.js';
+import { TargetRegistry } from '../pool/registry.js';
+import type { ServiceRoute } from '../routing/service-route.js';
+import { buildSnapshot, initialState, type RoutingSnapshot } from '../routing/snapshot.js';
+import { EventBus, type SwitchyardEvent } from './events.js';
+import type { FileStateStore } from './file-store.js';
+import type { HistoryEntry, PersistedState, ServiceState, Weights } from './types.js';
+
+/** Kept per service so rollback has somewhere to go and the file stays small. */
+const HISTORY_LIMIT = 100;
+
+/** Options every mutation accepts. */
+export interface MutationOptions {
+  /** Generation the caller last saw (If-Match); a stale one gets 412. */
+  readonly ifMatch?: number | undefined;
+  /** Proceed even when the receiving stack has no healthy target. */
+  readonly force?: boolean | undefined;
+  readonly reason?: string | undefined;
+  readonly actor?: string | undefined;
+}
+
+/**
+ * Owns the one mutable pointer to the routing snapshot and the durable state. Every
+ * mutation is serialized, stored durably, then applied by swapping `snapshot`.
+ */
+export class StateController {
+  /** The current routing snapshot: the request path reads this once per request. */
+  snapshot: RoutingSnapshot;
+  readonly registry: TargetRegistry;
+  readonly events = new EventBus();
+  private config: Config;
+  private states: Map<string, ServiceState>;
+  private readonly store: FileStateStore;
+  private readonly log: Logger;
+  private queue: Promise<unknown> = Promise.resolve();
+  private generation = 1;
+  private meters: MeterFactory = () => NOOP_METER;
+
+  private constructor(config: Config, states: Map<string, ServiceState>, store: FileStateStore, registry: TargetRegistry, log: Logger) {
+    this.config = config;
+    this.states = states;
+    this.store = store;
+    this.log = log;
+    this.registry = registry;
+    this.snapshot = buildSnapshot(config, states, registry, this.generation);
+  }
+
+  /** Loads the stored state (throws StateFileError when it is corrupt) and builds the first snapshot. */
+  static async open(config: Config, store: FileStateStore, log: Logger, registry = new TargetRegistry()): Promise<StateController> {
+    const persisted = await store.load();
+    const states = new Map<string, ServiceState>();
+    for (const service of config.services) {
+      const stored = persisted?.services[service.name];
+      if (stored) states.set(service.name, reconcile(service, stored, log));
+    }
+    return new StateController(config, states, store, registry, log);
+  }
+
+  /** Installs the metrics factory and rebuilds so every pool gets its pre-bound meter. */
+  useMeters(meters: MeterFactory): void {
+    this.meters = meters;
+    this.snapshot = this.rebuild();
+  }
+
+  /** The current config. */
+  get currentConfig(): Config {
+    return this.config;
+  }
+
+  /** The route of a service, or a 404 error. */
+  service(name: string): ServiceRoute {
+    const route = this.snapshot.services.get(name);
+    if (!route) throw new SwitchyardError('UNKNOWN_SERVICE', `no service "${name}"`);
+    return route;
+  }
+
+  /** Atomic cut-over: `stack` gets all the weight. */
+  switchTo(service: string, stack: string, options: MutationOptions = {}): Promise<ServiceRoute> {
+    return this.mutate(service, options, (route) => {
+      if (!route.stacks.has(stack)) throw new SwitchyardError('UNKNOWN_STACK', `service "${service}" has no stack "${stack}"`);
+      const weights = Object.fromEntries(route.pools.map((p) => [p.name, p.name === stack ? 100 : 0]));
+      return this.weightChange(route, weights, 'switch', options);
+    });
+  }
+
+  /** Splits traffic by integer weights; stacks left out get 0. */
+  setWeights(service: string, weights: Record<string, number>, options: MutationOptions = {}): Promise<ServiceRoute> {
+    return this.mutate(service, options, (route) => {
+      for (const [name, weight] of Object.entries(weights)) {
+        if (!route.stacks.has(name)) throw new SwitchyardError('UNKNOWN_STACK', `service "${service}" has no stack "${name}"`);
+        if (!Number.isInteger(weight) || weight < 0) throw new SwitchyardError('INVALID_WEIGHTS', `weight of "${name}" must be a non-negative integer`);
+      }
+      const full = Object.fromEntries(route.pools.map((p) => [p.name, weights[p.name] ?? 0]));
+      if (Object.values(full).every((w) => w === 0)) throw new SwitchyardError('INVALID_WEIGHTS', 'weights must not all be zero');
+      return this.weightChange(route, full, 'weights', options);
+    });
+  }
+
+  /** Back to the weights before the last change. */
+  rollback(service: string, options: MutationOptions = {}): Promise<ServiceRoute> {
+    return this.mutate(service, options, (route) => {
+      const last = route.state.history.at(-1);
+      if (!last) throw new SwitchyardError('NO_HISTORY', `service "${service}" has no change to roll back`);
+      const weights = Object.fromEntries(route.pools.map((p) => [p.name, last.from[p.name] ?? 0]));
+      if (Object.values(weights).every((w) => w === 0)) throw new SwitchyardError('NO_HISTORY', 'the previous weights no longer apply');
+      return this.weightChange(route, weights, 'rollback', options);
+    });
+  }
+
+  /** Replaces a stack's targets (service registration). */
+  setTargets(service: string, stack: string, targets: readonly string[], options: MutationOptions = {}): Promise<ServiceRoute> {
+    return this.mutate(service, options, (route) => {
+      if (!route.stacks.has(stack)) throw new SwitchyardError('UNKNOWN_STACK', `service "${service}" has no stack "${stack}"`);
+      const state = route.state;
+      const next: ServiceState = { ...state, generation: state.generation + 1, targets: { ...state.targets, [stack]: [...new Set(targets)] } };
+      return { state: next, event: { type: 'targets', time: new Date().toISOString(), service, stack, targets: next.targets[stack] ?? [], generation: next.generation } };
+    });
+  }
+
+  /** Applies a new config (SIGHUP); runtime state carries over where it still fits. */
+  reload(config: Config): Promise<RoutingSnapshot> {
+    return this.serialized(async () => {
+      const states = new Map<string, ServiceState>();
+      for (const service of config.services) {
+        const state = this.states.get(service.name);
+        if (state) states.set(service.name, reconcile(service, state, this.log));
+      }
+      this.config = config;
+      this.states = states;
+      this.snapshot = this.rebuild();
+      this.events.publish({ type: 'reload', time: new Date().toISOString(), generation: this.generation });
+      return this.snapshot;
+    });
+  }
+
+  private weightChange(route: ServiceRoute, to: Weights, reason: 'switch' | 'weights' | 'rollback', options: MutationOptions): { state: ServiceState; event: SwitchyardEvent } {
+    const state = route.state;
+    if (!options.force) {
+      for (const pool of route.pools) {
+        const gains = (to[pool.name] ?? 0) > 0;
+        if (gains && !pool.hasAvailable()) {
+          throw new SwitchyardError('STACK_UNHEALTHY', `stack "${pool.name}" of service "${route.name}" has no healthy target (use force to override)`);
+        }
+      }
+    }
+    const generation = state.generation + 1;
+    const entry: HistoryEntry = {
+      time: new Date().toISOString(),
+      from: state.weights,
+      to,
+      reason: options.reason ?? reason,
+      actor: options.actor ?? 'admin',
+      generation,
+    };
+    const history = [...state.history, entry].slice(-HISTORY_LIMIT);
+    const next: ServiceState = { ...state, generation, weights: to, history };
+    // `active` is filled in from the rebuilt route, which settles ties.
+    return { state: next, event: { type: reason, time: entry.time, service: route.name, from: state.weights, to, active: '', generation, reason: entry.reason } };
+  }
+
+  private mutate(service: string, options: MutationOptions, change: (route: ServiceRoute) => { state: ServiceState; event: SwitchyardEvent }): Promise<ServiceRoute> {
+    return this.serialized(async () => {
+      const route = this.service(service);
+      if (options.ifMatch !== undefined && options.ifMatch !== route.state.generation) {
+        throw new SwitchyardError('PRECONDITION_FAILED', `service "${service}" is at generation ${route.state.generation}, not ${options.ifMatch}`);
+      }
+      const { state, event } = change(route);
+      const states = new Map(this.states).set(service, state);
+      try {
+        await this.store.save(toPersisted(states));
+      } catch (err) {
+        this.log.error({ err }, 'state write failed; change not applied');
+        throw new SwitchyardError('STATE_WRITE_FAILED', `state write failed: ${(err as Error).message}`);
+      }
+      this.states = states;
+      this.snapshot = this.rebuild();
+      const updated = this.service(service);
+      this.events.publish('active' in event ? { ...event, active: updated.active.name } : event);
+      return updated;
+    });
+  }
+
+  private rebuild(): RoutingSnapshot {
+    return buildSnapshot(this.config, this.states, this.registry, ++this.generation, this.snapshot, this.meters);
+  }
+
+  /** Runs mutations one at a time, in arrival order. */
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function toPersisted(states: ReadonlyMap<string, ServiceState>): PersistedState {
+  return { version: 1, services: Object.fromEntries(states) };
+}
+
+/** Fits stored state to the service as configured now: unknown stacks dropped, missing ones at 0. */
+function reconcile(service: ServiceConfig, stored: ServiceState, log: Logger): ServiceState {
+  const names = Object.keys(service.stacks);
+  const weights = Object.fromEntries(names.map((n) => [n, stored.weights[n] ?? 0]));
+  const targets = Object.fromEntries(Object.entries(stored.targets).filter(([stack]) => names.includes(stack)));
+  if (Object.values(weights).every((w) => w === 0)) {
+    log.warn({ service: service.name }, 'stored weights name no configured stack; using the config');
+    return { ...initialState(service), generation: stored.generation, history: stored.history, targets };
+  }
+  return { ...stored, weights, targets };
+}

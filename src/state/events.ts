@@ -1,0 +1,34 @@
+import type { Weights } from './types.js';
+
+/** Events published on the admin event stream and to webhooks. */
+export type SwitchyardEvent =
+  | { type: 'switch' | 'weights' | 'rollback'; time: string; service: string; from: Weights; to: Weights; active: string; generation: number; reason: string }
+  | { type: 'targets'; time: string; service: string; stack: string; targets: readonly string[]; generation: number }
+  | { type: 'health'; time: string; service: string; stack: string; target: string; healthy: boolean; source: 'active' | 'passive'; error: string | null }
+  | { type: 'failover'; time: string; service: string; from: string; to: string }
+  | { type: 'certificate'; time: string; name: string; action: 'added' | 'replaced' | 'deleted'; fingerprint256?: string }
+  | { type: 'reload'; time: string; generation: number };
+
+/** Something that receives every event (event stream, webhooks, logs). */
+export type EventListener = (event: SwitchyardEvent) => void;
+
+/** A tiny fan-out bus: publishing never throws into the caller and never awaits. */
+export class EventBus {
+  private readonly listeners = new Set<EventListener>();
+
+  /** Registers a listener; returns the function that removes it. */
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  publish(event: SwitchyardEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A broken listener must never break a switch or the data path.
+      }
+    }
+  }
+}
