@@ -41,6 +41,8 @@ export class Switchyard {
   readonly certificates: CertificateStore;
   private readonly forwarder: HttpForwarder;
   private readonly health: HealthChecker;
+  /** Last failover notice per service, epoch ms (rate limit). */
+  private readonly failoverNoticed = new Map<string, number>();
   private readonly closeEventStream: () => void;
   private readonly metrics: Metrics | undefined;
   private readonly wsProxy: WebSocketProxy;
@@ -178,7 +180,14 @@ export class Switchyard {
     const handler = new RequestHandler(this.controller, this.forwarder, routing);
     if (this.metrics) handler.unmatchedMeter = this.metrics.meterFor('_unmatched', 'none');
     if (this.controller.currentConfig.logging.access_log) handler.accessLog = this.log.child({ listener: config.name });
-    handler.onFailover = (route, from, to) => this.log.warn({ service: route.name, from: from.name, to: to.name }, 'failover: active stack has no healthy target');
+    handler.onFailover = (route, from, to) => {
+      // Every request of an outage fails over: log and publish at most once a second per service.
+      const now = Date.now();
+      if ((this.failoverNoticed.get(route.name) ?? 0) > now - 1000) return;
+      this.failoverNoticed.set(route.name, now);
+      this.log.warn({ service: route.name, from: from.name, to: to.name }, 'failover: active stack has no healthy target');
+      this.controller.events.publish({ type: 'failover', time: new Date(now).toISOString(), service: route.name, from: from.name, to: to.name });
+    };
     const tls = config.tls ? tlsServerOptions(this.certificates, config) : undefined;
     const listener = new ProxyListener(config, this.controller.currentConfig.limits, handler, (req, socket, head) => this.wsProxy.handle(routing, req, socket, head), tls);
     if (config.tls) {

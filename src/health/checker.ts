@@ -29,6 +29,21 @@ export class HealthChecker {
     // Targets added at run time (targets API, reload) start unhealthy and are probed at once.
     controller.registry.onAdded = (service, stack, target) => this.watch(service, stack, target, 0);
     controller.registry.onRemoved = (_service, _stack, target) => this.unwatch(target);
+    // A reload may give a service a health_check (watch its targets) or take it away.
+    controller.events.subscribe((event) => {
+      if (event.type === 'reload') this.sync();
+    });
+  }
+
+  /** Watches every target of every checked service not watched yet (after a reload). */
+  private sync(): void {
+    for (const route of this.controller.snapshot.services.values()) {
+      const check = route.config.health_check;
+      if (check === undefined) continue;
+      for (const pool of route.pools) {
+        for (const target of pool.targets) this.watch(route.name, pool.name, target, check.interval * Math.random());
+      }
+    }
   }
 
   /**
@@ -44,7 +59,8 @@ export class HealthChecker {
       for (const pool of route.pools) {
         for (const target of pool.targets) {
           first.push(this.check(route.name, pool.name, target, check));
-          this.watch(route.name, pool.name, target, check.interval * Math.random());
+          // After the first round (which ends within response_timeout), at a random offset.
+          this.watch(route.name, pool.name, target, check.response_timeout + check.interval * Math.random());
         }
       }
     }
@@ -76,7 +92,14 @@ export class HealthChecker {
   private schedule(watch: Watch, delay: number): void {
     watch.timer = setTimeout(() => {
       const check = this.checkOf(watch.service);
-      if (check === undefined || this.watches.get(watch.target) !== watch) return;
+      if (this.watches.get(watch.target) !== watch) return;
+      if (check === undefined) {
+        // The check was removed by a reload: without checks, every target is healthy.
+        this.unwatch(watch.target);
+        watch.target.consecutiveFailures = 0;
+        this.transition(watch.service, watch.stack, watch.target, true);
+        return;
+      }
       void this.check(watch.service, watch.stack, watch.target, check).then(() => {
         if (this.watches.get(watch.target) === watch && !this.stopped) this.schedule(watch, check.interval);
       });

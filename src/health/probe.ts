@@ -53,7 +53,12 @@ export function probe(check: HealthCheckConfig, target: Target): Promise<ProbeRe
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;
-      if (size >= MAX_READ) finish(judge(check, Buffer.concat(chunks).toString('latin1')));
+      const raw = Buffer.concat(chunks).toString('latin1');
+      if (size >= MAX_READ) return finish(judge(check, raw));
+      // Decide as soon as the answer is known, in case the target ignores `Connection: close`.
+      if (!raw.includes('\r\n\r\n')) return;
+      const verdict = judge(check, raw);
+      if (verdict.ok || check.expect_body === undefined) finish(verdict);
     });
     socket.on('end', () => finish(size === 0 ? { ok: false, error: 'closed without a response' } : judge(check, Buffer.concat(chunks).toString('latin1'))));
     socket.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, error: err.code ?? err.message }));

@@ -1,0 +1,50 @@
+import { request } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Switchyard } from '../../src/app.js';
+import type { SwitchyardEvent } from '../../src/state/events.js';
+import { startSwitchyard } from '../helpers/switchyard.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+
+let app: Switchyard | undefined;
+const upstreams: Upstream[] = [];
+afterEach(async () => {
+  await app?.stop(0);
+  app = undefined;
+  await Promise.all(upstreams.splice(0).map((u) => u.close()));
+});
+
+function get(port: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('passive ejection', () => {
+  it('ejects a target answering 5xx between active checks, publishes it, and stops choosing it', async () => {
+    // Passes its /health but fails real requests: only passive detection can catch it.
+    const bad = await startUpstream('bad', (_req, res) => res.writeHead(500).end('boom'));
+    const good = await startUpstream('good');
+    upstreams.push(bad, good);
+    app = await startSwitchyard([{ name: 'web', health_check: { path: '/health', interval: 60_000, response_timeout: 500 }, stacks: { blue: { targets: [bad.address, good.address] } } }]);
+    const events: SwitchyardEvent[] = [];
+    app.controller.events.subscribe((e) => events.push(e));
+    const port = app.port('http');
+    // Round robin: every other request meets the bad target until it is ejected.
+    for (let i = 0; i < 10; i++) await get(port);
+    const ejection = events.find((e) => e.type === 'health' && e.source === 'passive');
+    expect(ejection).toMatchObject({ service: 'web', stack: 'blue', target: bad.address, healthy: false });
+    const seenBefore = bad.requests.length;
+    for (let i = 0; i < 10; i++) expect((await get(port)).body).toBe('good');
+    expect(bad.requests.length).toBe(seenBefore);
+    const service = (await (await fetch(`${app.adminUrl}/v1/services/web`)).json()) as { stacks: { blue: { targets: { address: string; available: boolean; ejected_until: string | null }[] } } };
+    const target = service.stacks.blue.targets.find((t) => t.address === bad.address);
+    expect(target?.available).toBe(false);
+    expect(target?.ejected_until).not.toBeNull();
+  });
+});

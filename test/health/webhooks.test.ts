@@ -1,0 +1,60 @@
+import { createServer, type Server } from 'node:http';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { webhookListener } from '../../src/events/webhooks.js';
+import type { SwitchyardEvent } from '../../src/state/events.js';
+import { waitFor } from '../helpers/switchyard.js';
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+async function receiver(statusFor: (n: number) => number, bodies: string[]): Promise<string> {
+  let n = 0;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      bodies.push(body);
+      res.statusCode = statusFor(++n);
+      res.end();
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return `http://127.0.0.1:${address.port}/hook`;
+}
+
+const health: SwitchyardEvent = { type: 'health', time: '2026-01-01T00:00:00.000Z', service: 'web', stack: 'blue', target: '10.0.0.1:80', healthy: false, source: 'active', error: 'status 503' };
+
+describe('webhookListener', () => {
+  it('retries a refused delivery and POSTs the event JSON', async () => {
+    const bodies: string[] = [];
+    const url = await receiver((n) => (n === 1 ? 500 : 204), bodies);
+    const listener = webhookListener(() => ({ on_health_change: [url] }), pino({ level: 'silent' }));
+    listener(health);
+    await waitFor(() => bodies.length === 2);
+    expect(bodies.map((b) => JSON.parse(b) as unknown)).toEqual([health, health]);
+  });
+
+  it('sends health events only to on_health_change and switches only to on_switch, without blocking the caller', async () => {
+    const healthBodies: string[] = [];
+    const switchBodies: string[] = [];
+    const healthUrl = await receiver(() => 200, healthBodies);
+    const switchUrl = await receiver(() => 200, switchBodies);
+    const listener = webhookListener(() => ({ on_health_change: [healthUrl], on_switch: [switchUrl] }), pino({ level: 'silent' }));
+    const started = Date.now();
+    listener(health);
+    listener({ type: 'switch', time: health.time, service: 'web', from: { blue: 100, green: 0 }, to: { blue: 0, green: 100 }, active: 'green', generation: 2, reason: 'test' });
+    expect(Date.now() - started).toBeLessThan(50);
+    await waitFor(() => healthBodies.length === 1 && switchBodies.length === 1);
+    expect((JSON.parse(healthBodies[0] ?? '') as SwitchyardEvent).type).toBe('health');
+    expect((JSON.parse(switchBodies[0] ?? '') as SwitchyardEvent).type).toBe('switch');
+  });
+});
