@@ -66,6 +66,16 @@ describe('switch refusal from the CLI', () => {
     expect(response.body).toContain('web');
   });
 
+  it('refuses PUT /weights giving weight to an unhealthy stack with 409 unless forced', async () => {
+    app = await twoStacks(() => false);
+    const put = (body: unknown) => fetch(`${app?.adminUrl ?? ''}/v1/services/web/weights`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const refused = await put({ weights: { blue: 90, green: 10 } });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('STACK_UNHEALTHY');
+    expect((await put({ weights: { blue: 100, green: 0 } })).status).toBe(200);
+    expect((await put({ weights: { blue: 90, green: 10 }, force: true })).status).toBe(200);
+  });
+
   it('switches without force once the stack is healthy', async () => {
     app = await twoStacks(() => true);
     const result = await cli(['--admin', app.adminUrl, 'switch', 'web', 'green']);
