@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Switchyard } from '../../src/app.js';
@@ -108,5 +109,22 @@ describe('admin API (over HTTP, with a token)', () => {
     expect((await fetch(`${started.adminUrl}/v1/services`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
     expect((await fetch(`${started.adminUrl}/healthz`)).status).toBe(200);
     delete process.env.SWITCHYARD_TEST_TOKEN;
+  });
+
+  it('answers 403 to a foreign Host or Origin on a real connection and changes nothing', async () => {
+    const started = await start();
+    const url = new URL(started.adminUrl);
+    const post = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: url.hostname, port: Number(url.port), method: 'POST', path: '/v1/services/web/switch', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ to: 'green' }));
+      });
+    expect(await post({ host: 'attacker.example' })).toBe(403);
+    expect(await post({ origin: 'http://attacker.example' })).toBe(403);
+    expect(started.controller.service('web').active.name).toBe('blue');
   });
 });

@@ -46,6 +46,18 @@ async function blueGreen(extraService: Record<string, unknown> = {}, extra: Reco
   return { app, blue, green, port: app.port('http') };
 }
 
+/** Writes raw bytes and collects everything until the proxy closes the connection. */
+function rawExchange(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    let out = '';
+    socket.setTimeout(5000, () => socket.destroy(new Error('no close from proxy')));
+    socket.on('data', (c) => (out += c.toString()));
+    socket.on('error', (err) => (out ? resolve(out) : reject(err)));
+    socket.on('close', () => resolve(out));
+  });
+}
+
 describe('proxy', () => {
   it('routes by exact host, leading wildcard and default service; 404 when nothing matches', async () => {
     const a = await startUpstream('a');
@@ -174,9 +186,17 @@ describe('proxy', () => {
   });
 
   it('answers 431 to 70 KB of headers', async () => {
-    const { port } = await blueGreen();
-    const reply = await get(port, '/', { 'x-big': 'a'.repeat(70_000) }).catch(() => ({ status: 431 }));
-    expect(reply.status).toBe(431);
+    const { port, blue } = await blueGreen();
+    const raw = await rawExchange(port, `GET / HTTP/1.1\r\nHost: web\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`);
+    expect(raw.startsWith('HTTP/1.1 431')).toBe(true);
+    expect(blue.requests).toHaveLength(0);
+  });
+
+  it('refuses an h2c upgrade with 400 without forwarding', async () => {
+    const { port, blue } = await blueGreen();
+    const raw = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: web\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n');
+    expect(raw.startsWith('HTTP/1.1 400')).toBe(true);
+    expect(blue.requests).toHaveLength(0);
   });
 
   it('supports Expect: 100-continue', async () => {
