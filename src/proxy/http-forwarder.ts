@@ -64,6 +64,11 @@ export class HttpForwarder implements Forwarder {
     res[kExchange] = exchange;
     res.on('close', onClientClose);
     if (exchange.hasBody) exchange.req.on('error', ignoreError);
+    const length = Number(exchange.req.headers['content-length']);
+    if (exchange.hasBody && exchange.req.headers['transfer-encoding'] === undefined && length <= REPLAYABLE_BODY_LIMIT) {
+      bufferBody(this, exchange, length);
+      return;
+    }
     this.attempt(exchange);
   }
 
@@ -100,6 +105,27 @@ export class HttpForwarder implements Forwarder {
 
 function ignoreError(): void {}
 
+/** Bodies up to this size (with Content-Length) are buffered, so a reset on a stale pooled socket can replay them. */
+const REPLAYABLE_BODY_LIMIT = 64 * 1024;
+/** Buffered request bodies, by exchange. */
+const replayable = new WeakMap<Exchange, Buffer>();
+
+/** Reads a small body completely, then starts the first attempt; a client that goes away meanwhile just ends it. */
+function bufferBody(forwarder: HttpForwarder, exchange: Exchange, length: number): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const req = exchange.req;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= length) chunks.push(chunk);
+  });
+  req.once('end', () => {
+    if (exchange.done) return;
+    replayable.set(exchange, Buffer.concat(chunks, Math.min(size, length)));
+    forwarder.attempt(exchange);
+  });
+}
+
 /** Body bytes go out only once the connection is up, so a connect failure can be retried with the body intact. */
 function onUpstreamSocket(this: UpstreamRequest, socket: Socket): void {
   if (socket.connecting) socket.once('connect', () => sendBody(this));
@@ -109,6 +135,12 @@ function onUpstreamSocket(this: UpstreamRequest, socket: Socket): void {
 function sendBody(upstream: UpstreamRequest): void {
   const attempt = upstream[kAttempt];
   if (attempt.settled || upstream.destroyed) return;
+  const buffered = replayable.get(attempt.exchange);
+  if (buffered !== undefined) {
+    // The whole body is kept: a failed attempt can send it again, so bodySent stays false.
+    upstream.end(buffered);
+    return;
+  }
   attempt.exchange.bodySent = true;
   attempt.exchange.req.pipe(upstream);
 }
