@@ -16,6 +16,8 @@ import { Metrics } from './metrics/metrics.js';
 import { PassiveHealth } from './health/passive.js';
 import { RequestHandler, type ListenerRouting } from './proxy/handler.js';
 import { HttpForwarder } from './proxy/http-forwarder.js';
+import { RawForwarder } from './proxy/raw-forwarder.js';
+import type { Forwarder } from './proxy/exchange.js';
 import { ProxyListener } from './proxy/listener.js';
 import { WebSocketProxy, WebSocketRegistry } from './proxy/websocket.js';
 import { StateController } from './state/controller.js';
@@ -39,7 +41,7 @@ export class Switchyard {
   readonly log: Logger;
   readonly websockets = new WebSocketRegistry();
   readonly certificates: CertificateStore;
-  private readonly forwarder: HttpForwarder;
+  private readonly forwarder: Forwarder;
   private readonly health: HealthChecker;
   /** Last failover notice per service, epoch ms (rate limit). */
   private readonly failoverNoticed = new Map<string, number>();
@@ -64,7 +66,8 @@ export class Switchyard {
       controller.events.publish({ type: 'health', time: new Date().toISOString(), service: target.service, stack: target.stack, target: target.address, healthy: false, source: 'passive', error: 'ejected after consecutive failures' });
     };
     this.health = new HealthChecker(controller, log);
-    this.forwarder = new HttpForwarder({ idleTimeout: config.upstream.idle_timeout, maxSockets: config.upstream.max_sockets }, passive, log);
+    const pooling = { idleTimeout: config.upstream.idle_timeout, maxSockets: config.upstream.max_sockets };
+    this.forwarder = config.upstream.engine === 'fast' ? new RawForwarder(pooling, passive, log) : new HttpForwarder(pooling, passive, log);
     this.wsProxy = new WebSocketProxy(controller, this.websockets, log);
     this.admin = createAdminApp({ token, loopback: isLoopbackHost(hostOfHeader(config.admin.listen)), bodyLimit: config.admin.body_limit, log });
     this.admin.get('/healthz', async (_request, reply) => {

@@ -203,9 +203,11 @@ export const configSchema = z
         idle_timeout: duration.default(4_000),
         /** Most sockets per target. */
         max_sockets: positiveInt.default(256),
+        /** Forwarding engine: `fast` (default; raw keep-alive sockets + Node's llhttp, src/proxy/raw-forwarder.ts) or `node` (node:http client + Agent). */
+        engine: z.enum(['node', 'fast']).default('fast'),
       })
       .strict()
-      .default({ response_timeout: 30_000, idle_timeout: 4_000, max_sockets: 256 }),
+      .default({ response_timeout: 30_000, idle_timeout: 4_000, max_sockets: 256, engine: 'fast' }),
     hooks: z
       .object({ on_health_change: hookUrls.optional(), on_switch: hookUrls.optional() })
       .strict()

@@ -1,0 +1,284 @@
+import { createServer, request, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, connect, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Switchyard } from '../../src/app.js';
+import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
+
+/** Conformance matrix every forwarding engine must pass (upstream.engine: node | fast). */
+
+interface Reply {
+  status: number;
+  headers: IncomingMessage['headers'];
+  rawHeaders: string[];
+  body: Buffer;
+}
+
+const closers: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+async function listen(server: Server | NetServer): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  closers.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return (server.address() as AddressInfo).port;
+}
+
+async function httpUpstream(handler: (req: IncomingMessage, res: ServerResponse) => void, tune?: (s: Server) => void): Promise<number> {
+  const server = createServer(handler);
+  tune?.(server);
+  return listen(server);
+}
+
+async function netUpstream(onSocket: (s: Socket) => void): Promise<number> {
+  return listen(createNetServer(onSocket));
+}
+
+function send(port: number, options: { method?: string; path?: string; headers?: Record<string, string | string[]>; body?: Buffer | string | (Buffer | string)[]; agent?: Agent } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path ?? '/', headers: { host: 'svc', ...options.headers }, agent: options.agent ?? false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    const body = options.body;
+    if (Array.isArray(body)) {
+      for (const part of body) req.write(part);
+      req.end();
+    } else req.end(body);
+  });
+}
+
+describe.each(['node', 'fast'] as const)('forwarding engine %s', (engine) => {
+  async function proxy(ports: number[], upstream: Record<string, unknown> = {}): Promise<number> {
+    const app: Switchyard = await startSwitchyard([{ name: 'svc', hosts: ['svc'], stacks: { blue: { targets: ports.map((p) => `127.0.0.1:${p}`) }, green: { targets: ports.map((p) => `127.0.0.1:${p}`) } } }], { upstream: { engine, ...upstream } });
+    closers.push(() => app.stop(0));
+    return app.port('http');
+  }
+
+  it('forwards headers: X-Forwarded-*, Host kept, hop-by-hop dropped both ways', async () => {
+    let seen: IncomingMessage['headers'] = {};
+    const up = await httpUpstream((req, res) => {
+      seen = req.headers;
+      res.writeHead(200, { 'x-up': '1', connection: 'keep-alive, x-hop-res', 'x-hop-res': 'gone', 'keep-alive': 'timeout=77', 'content-length': '2' });
+      res.end('ok');
+    });
+    const port = await proxy([up]);
+    const reply = await send(port, { headers: { connection: 'x-hop-req', 'x-hop-req': 'gone', 'x-keep': 'yes', 'x-forwarded-for': '10.0.0.1', te: 'trailers' } });
+    expect(reply.status).toBe(200);
+    expect(reply.body.toString()).toBe('ok');
+    expect(seen.host).toBe('svc');
+    expect(seen['x-keep']).toBe('yes');
+    expect(seen['x-hop-req']).toBeUndefined();
+    expect(seen.te).toBeUndefined();
+    expect(seen['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
+    expect(seen['x-forwarded-proto']).toBe('http');
+    expect(seen['x-forwarded-host']).toBe('svc');
+    expect(seen['x-forwarded-port']).toBe(String(port));
+    expect(reply.headers['x-up']).toBe('1');
+    expect(reply.headers['x-hop-res']).toBeUndefined();
+    expect(reply.headers['keep-alive']).not.toBe('timeout=77');
+  });
+
+  it('streams chunked request and response bodies', async () => {
+    const up = await httpUpstream((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        res.writeHead(200, { 'x-te': req.headers['transfer-encoding'] ?? 'none' });
+        res.write('echo:');
+        res.write(Buffer.concat(chunks));
+        res.end(':done');
+      });
+    });
+    const port = await proxy([up]);
+    const reply = await send(port, { method: 'POST', headers: { 'transfer-encoding': 'chunked' }, body: ['abc', 'def', 'ghi'] });
+    expect(reply.status).toBe(200);
+    expect(reply.headers['x-te']).toBe('chunked');
+    expect(reply.headers['transfer-encoding']).toBe('chunked');
+    expect(reply.body.toString()).toBe('echo:abcdefghi:done');
+  });
+
+  it('carries 1 MB bodies both ways', async () => {
+    const big = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+    const up = await httpUpstream((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const got = Buffer.concat(chunks);
+        res.writeHead(200, { 'content-length': String(got.length * 2) });
+        res.write(got);
+        res.end(got);
+      });
+    });
+    const port = await proxy([up]);
+    const reply = await send(port, { method: 'PUT', headers: { 'content-length': String(big.length) }, body: big });
+    expect(reply.status).toBe(200);
+    expect(reply.body.length).toBe(2 * big.length);
+    expect(reply.body.subarray(0, big.length).equals(big)).toBe(true);
+    expect(reply.body.subarray(big.length).equals(big)).toBe(true);
+  });
+
+  it('answers HEAD, 204 and 304 without a body and keeps the connection usable', async () => {
+    const up = await httpUpstream((req, res) => {
+      if (req.url === '/204') res.writeHead(204).end();
+      else if (req.url === '/304') res.writeHead(304, { etag: '"x"' }).end();
+      else res.writeHead(200, { 'content-length': '5' }).end(req.method === 'HEAD' ? undefined : 'hello');
+    });
+    const port = await proxy([up]);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    closers.push(() => agent.destroy());
+    const head = await send(port, { method: 'HEAD', agent });
+    expect(head.status).toBe(200);
+    expect(head.headers['content-length']).toBe('5');
+    expect(head.body.length).toBe(0);
+    const noContent = await send(port, { path: '/204', agent });
+    expect(noContent.status).toBe(204);
+    expect(noContent.body.length).toBe(0);
+    const notModified = await send(port, { path: '/304', agent });
+    expect(notModified.status).toBe(304);
+    expect(notModified.headers.etag).toBe('"x"');
+    const after = await send(port, { agent });
+    expect(after.body.toString()).toBe('hello');
+  });
+
+  it('handles Expect: 100-continue', async () => {
+    const up = await httpUpstream((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => res.end(`got ${Buffer.concat(chunks).toString()}`));
+    });
+    const port = await proxy([up]);
+    const reply = await new Promise<Reply>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent: false, headers: { host: 'svc', expect: '100-continue', 'content-length': '4' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
+      });
+      req.on('continue', () => req.end('data'));
+      req.on('error', reject);
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.body.toString()).toBe('got data');
+  });
+
+  it('skips an interim 100 Continue from the upstream and forwards the final response', async () => {
+    const up = await netUpstream((s) => {
+      s.once('data', () => s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nyes'));
+    });
+    const port = await proxy([up]);
+    const reply = await send(port);
+    expect(reply.status).toBe(200);
+    expect(reply.body.toString()).toBe('yes');
+  });
+
+  it('retries a refused connection on a second target, even for POST', async () => {
+    const dead = await netUpstream(() => undefined);
+    // free the port: nothing listens there any more
+    await closers.pop()?.();
+    const up = await httpUpstream((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('alive'));
+    });
+    const port = await proxy([dead, up]);
+    for (let i = 0; i < 4; i++) {
+      const reply = await send(port, { method: 'POST', headers: { 'content-length': '2' }, body: 'hi' });
+      expect(reply.status).toBe(200);
+      expect(reply.body.toString()).toBe('alive');
+    }
+  });
+
+  it('survives an upstream that closes idle keep-alive sockets without saying so', async () => {
+    let served = 0;
+    const up = await netUpstream((s) => {
+      s.once('data', () => {
+        served++;
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', () => setImmediate(() => s.destroy()));
+      });
+    });
+    const port = await proxy([up]);
+    for (let i = 0; i < 5; i++) {
+      const reply = await send(port);
+      expect(reply.status).toBe(200);
+      expect(reply.body.toString()).toBe('ok');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(served).toBeGreaterThanOrEqual(5);
+  });
+
+  it('answers 504 when the upstream stays silent', async () => {
+    const up = await netUpstream(() => undefined);
+    const port = await proxy([up], { response_timeout: '150ms' });
+    const reply = await send(port);
+    expect(reply.status).toBe(504);
+  });
+
+  it('answers 502 on broken framing and does not reuse the socket', async () => {
+    let connections = 0;
+    const up = await netUpstream((s) => {
+      connections++;
+      s.on('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\nok'));
+    });
+    const port = await proxy([up]);
+    expect((await send(port)).status).toBe(502);
+    expect((await send(port)).status).toBe(502);
+    expect(connections).toBe(2);
+  });
+
+  it('destroys the upstream socket when the client aborts', async () => {
+    let upstreamClosed = false;
+    let arrived!: () => void;
+    const arrival = new Promise<void>((r) => (arrived = r));
+    const up = await netUpstream((s) => {
+      s.once('data', () => arrived());
+      s.on('close', () => (upstreamClosed = true));
+    });
+    const port = await proxy([up]);
+    const client = connect(port, '127.0.0.1');
+    client.on('error', () => undefined);
+    client.write('GET /slow HTTP/1.1\r\nHost: svc\r\n\r\n');
+    await arrival;
+    client.destroy();
+    await waitFor(() => upstreamClosed);
+    expect(upstreamClosed).toBe(true);
+  });
+
+  it('serves 50 concurrent keep-alive clients with the right bodies', async () => {
+    const up = await httpUpstream((req, res) => {
+      const body = `body-for-${req.url ?? ''}`;
+      res.writeHead(200, { 'content-length': String(body.length) });
+      setTimeout(() => res.end(body), Math.floor(Math.random() * 3));
+    });
+    const port = await proxy([up]);
+    const agent = new Agent({ keepAlive: true, maxSockets: 50 });
+    closers.push(() => agent.destroy());
+    const jobs: Promise<void>[] = [];
+    for (let c = 0; c < 50; c++) {
+      jobs.push(
+        (async () => {
+          for (let i = 0; i < 10; i++) {
+            const path = `/c${c}/r${i}`;
+            const reply = await send(port, { path, agent });
+            expect(reply.status).toBe(200);
+            expect(reply.body.toString()).toBe(`body-for-${path}`);
+          }
+        })(),
+      );
+    }
+    await Promise.all(jobs);
+  });
+});
