@@ -1,34 +1,82 @@
-// Markdown table and SVG chart of a run.
-import { cpus } from 'node:os';
+// Output of a run: the Markdown table and the SVG chart (hand-written, no dependencies).
+import { cpus, totalmem } from 'node:os';
 
-const fmt = (v, digits = 0) => (v === null || v === undefined ? '–' : Number(v).toFixed(digits));
+const fmt = (v, digits = 0) => (v === null || v === undefined || Number.isNaN(v) ? '–' : Number(v).toFixed(digits));
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** The Markdown table: medians, RSS, and ratios to nginx and http-proxy in the same scenario. */
-export function markdown(results, command) {
+/** The machine and method line that goes above every table. */
+export function machine() {
+  return `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`;
+}
+
+function notes(r) {
+  const out = [];
+  if (r.ratio !== undefined && r.ratio !== null) out.push(`large/small ${fmt(r.ratio, 2)}`);
+  if (r.non2xx) out.push(`${r.non2xx} non-2xx`);
+  if (r.socketErrors?.length) out.push(`socket errors: ${r.socketErrors[0]}`);
+  return out.join('; ');
+}
+
+/** The Markdown report: throughput table, then WebSocket and cut-over tables when run. */
+export function markdown({ command, load, upstream, rows, websockets = [], cutover = [], failures = [] }) {
   const lines = [
-    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}. Command: \`${command}\`.`,
-    'Each system pinned to core 0, wrk (1 thread) to core 1; runs interleaved, medians shown.',
+    `Machine: ${machine()}. Command: \`${command}\`.`,
+    `System under test pinned to core 0; ${load} (1 thread, 50 connections) and the ${upstream} upstream on core 1. Runs interleaved, medians shown; RSS after the runs (process and children).`,
     '',
-    '| scenario | system | req/s | p50 ms | p99 ms | RSS MiB | × nginx | × http-proxy |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const r of results) {
-    const peer = (name) => results.find((o) => o.scenario === r.scenario && o.system === name)?.rps;
-    const ratio = (name) => (peer(name) ? fmt(r.rps / peer(name), 2) : '–');
-    lines.push(`| ${r.scenario} | ${r.system} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.rss)} | ${ratio('nginx')} | ${ratio('http-proxy')} |`);
+  if (rows.length) {
+    lines.push('| system | scenario | req/s | p50 ms | p99 ms | RSS MiB | × nginx | × http-proxy | notes |', '|---|---|---:|---:|---:|---:|---:|---:|---|');
+    for (const r of rows) {
+      const peer = (name) => rows.find((o) => o.scenario === r.scenario && o.system === name)?.rps;
+      const ratio = (name) => (peer(name) ? fmt(r.rps / peer(name), 2) : '–');
+      lines.push(`| ${r.system} | ${r.scenario} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.rssMiB)} | ${ratio('nginx')} | ${ratio('http-proxy')} | ${notes(r)} |`);
+    }
+    lines.push('');
   }
+  if (websockets.length) {
+    lines.push('h: idle WebSockets through each proxy', '', '| system | open | failed | RSS before MiB | RSS after MiB | KiB per connection | × nginx |', '|---|---:|---:|---:|---:|---:|---:|');
+    const nginx = websockets.find((w) => w.system === 'nginx')?.perConnKiB;
+    for (const w of websockets) lines.push(`| ${w.system} | ${w.opened} | ${w.failed} | ${fmt(w.rssBefore / 1024)} | ${fmt(w.rssAfter / 1024)} | ${fmt(w.perConnKiB, 1)} | ${nginx ? fmt(w.perConnKiB / nginx, 2) : '–'} |`);
+    lines.push('');
+  }
+  if (cutover.length) {
+    lines.push('i: cut-over under load (switch blue ⇄ green every 100 ms)', '', '| system | req/s | flips | flips/s | flip p99 ms | failed | stale (old stack after ack) | ambiguous (flip in flight) |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const c of cutover) lines.push(`| ${c.system} | ${fmt(c.rps)} | ${c.flips} | ${fmt(c.flipsPerSecond, 1)} | ${fmt(c.flipP99, 1)} | ${c.failed} | ${c.stale} | ${c.ambiguous} |`);
+    lines.push('');
+  }
+  for (const f of failures) lines.push(`- ${f.system}: failed — ${f.error.split('\n')[0]}`);
   return lines.join('\n') + '\n';
 }
 
-/** A bar chart of req/s (and p99 as text) per system and scenario. */
-export function svg(results) {
-  const rowH = 22;
-  const width = 760;
-  const max = Math.max(...results.map((r) => r.rps || 0), 1);
-  const rows = results.map((r, i) => {
-    const w = Math.round(((r.rps || 0) / max) * 420);
-    const y = 30 + i * rowH;
-    return `<text x="10" y="${y + 14}" font-size="12">${r.scenario} · ${r.system}</text><rect x="230" y="${y + 3}" width="${w}" height="14" fill="#3b7dd8"/><text x="${236 + w}" y="${y + 14}" font-size="11">${fmt(r.rps)} req/s · p99 ${fmt(r.p99, 2)} ms</text>`;
-  });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${40 + results.length * rowH}" font-family="sans-serif"><text x="10" y="18" font-size="14">switchyard benchmark (median req/s)</text>${rows.join('')}</svg>\n`;
+/** Bar chart: req/s (left) and p99 (right) per system, grouped by scenario, scaled per scenario. */
+export function svg(rows) {
+  const rowH = 20;
+  const barW = 260;
+  const labelW = 190;
+  const width = labelW + 2 * (barW + 110) + 10;
+  const parts = [];
+  let y = 40;
+  for (const scenario of [...new Set(rows.map((r) => r.scenario))]) {
+    const group = rows.filter((r) => r.scenario === scenario);
+    const maxRps = Math.max(...group.map((r) => r.rps || 0), 1);
+    const maxP99 = Math.max(...group.map((r) => r.p99 || 0), 0.001);
+    parts.push(`<text x="10" y="${y + 12}" font-size="13" font-weight="bold">${esc(scenario)}</text>`);
+    y += rowH;
+    for (const r of group) {
+      const w1 = Math.round(((r.rps || 0) / maxRps) * barW);
+      const w2 = Math.round(((r.p99 || 0) / maxP99) * barW);
+      const x2 = labelW + barW + 110;
+      parts.push(
+        `<text x="20" y="${y + 13}" font-size="12">${esc(r.system)}</text>`,
+        `<rect x="${labelW}" y="${y + 3}" width="${w1}" height="13" fill="#3b7dd8"/><text x="${labelW + w1 + 5}" y="${y + 14}" font-size="11">${fmt(r.rps)}</text>`,
+        `<rect x="${x2}" y="${y + 3}" width="${w2}" height="13" fill="#e08a2c"/><text x="${x2 + w2 + 5}" y="${y + 14}" font-size="11">${fmt(r.p99, 2)} ms</text>`,
+      );
+      y += rowH;
+    }
+    y += 8;
+  }
+  const head = `<text x="10" y="18" font-size="14">switchyard benchmark — ${esc(machine())}</text>` +
+    `<text x="${labelW}" y="34" font-size="12" fill="#3b7dd8">req/s (median, higher is better)</text>` +
+    `<text x="${labelW + barW + 110}" y="34" font-size="12" fill="#e08a2c">p99 latency (lower is better)</text>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y + 10}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${head}${parts.join('')}</svg>\n`;
 }

@@ -1,142 +1,81 @@
 // End-to-end benchmark: switchyard side by side with plain http-proxy, nginx, HAProxy and
-// the upstream itself. Usage: node bench/run.mjs [--scenario a,b,c,d,vhosts,targets]
-// [--systems switchyard,http-proxy,nginx,haproxy,direct] [--runs 3] [--duration 5] [--variants]
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+// the upstream itself. See bench/README.md. Usage:
+//   node bench/run.mjs [--scenario a,b,c,d] [--systems switchyard,http-proxy,nginx,haproxy,direct]
+//                      [--variants] [--runs 3] [--duration 10]
+// Scenarios: a b c d e f (throughput), g = vhosts,targets (scaling), h (idle WebSockets), i (cut-over), all.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as configs from './peers/configs.mjs';
-import { ensureTools, freePort, median, rssMiB, start, stopAll, waitReady, wrk } from './lib.mjs';
+import { makeCert } from './lib/cert.mjs';
+import { loadTool } from './lib/load.mjs';
+import { ensureTools, hasTaskset, stopAll } from './lib/proc.mjs';
+import { startUpstream } from './lib/upstream.mjs';
+import { PEERS, VARIANTS } from './peers/systems.mjs';
 import { markdown, svg } from './report.mjs';
+import { runCutover } from './scenarios/cutover.mjs';
+import { CASES, runScaling } from './scenarios/scaling.mjs';
+import { SCENARIOS, runThroughput } from './scenarios/throughput.mjs';
+import { runWebSockets } from './scenarios/websockets.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
 const { values: opts } = parseArgs({
   options: {
     scenario: { type: 'string', default: 'a,b,c,d' },
-    systems: { type: 'string', default: 'switchyard,http-proxy,nginx,haproxy,direct' },
-    runs: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '5' },
+    systems: { type: 'string', default: PEERS.join(',') },
     variants: { type: 'boolean', default: false },
+    runs: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '10000' },
   },
 });
-const runs = Number(opts.runs);
-const seconds = Number(opts.duration);
-const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
+
+const root = new URL('..', import.meta.url).pathname;
+let selected = opts.scenario.split(',').map((s) => s.trim()).filter(Boolean);
+if (selected.includes('all')) selected = [...Object.keys(SCENARIOS), 'g', 'h', 'i'];
+if (selected.includes('g')) selected = [...selected.filter((s) => s !== 'g'), ...Object.keys(CASES)];
+const known = [...Object.keys(SCENARIOS), ...Object.keys(CASES), 'h', 'i'];
+const unknown = selected.filter((s) => !known.includes(s));
+if (unknown.length) {
+  console.error(`unknown scenario ${unknown.join(', ')}; known: ${known.join(', ')}, g, all`);
+  process.exit(2);
+}
+let systems = opts.systems.split(',').map((s) => s.trim()).filter(Boolean);
+if (opts.variants) systems = [...systems, ...Object.keys(VARIANTS).filter((v) => !systems.includes(v))];
 
 ensureTools(['nginx', 'haproxy', 'wrk']);
-
-const upstreamPort = await freePort();
-mkdirSync(join(dir, 'www'));
-writeFileSync(join(dir, 'www/16k'), 'x'.repeat(16384));
-writeFileSync(join(dir, 'up.conf'), configs.nginxUpstream(dir, upstreamPort));
-start(1, 'nginx', ['-c', join(dir, 'up.conf'), '-p', dir]);
-await waitReady(`http://127.0.0.1:${upstreamPort}/`);
-const upstream = `127.0.0.1:${upstreamPort}`;
-
-async function startSwitchyard(name, services, extra = '') {
-  const port = await freePort();
-  const admin = await freePort();
-  const sub = mkdtempSync(join(dir, 'sy-'));
-  writeFileSync(join(sub, 'sy.yaml'), configs.switchyard(sub, port, admin, services, extra));
-  const child = start(0, process.execPath, [join(root, 'dist/cli/main.js'), 'start', '--config', join(sub, 'sy.yaml')]);
-  await waitReady(`http://127.0.0.1:${admin}/healthz`, 120_000);
-  return { name, port, pid: child.pid, child };
+if (!loadTool()) {
+  console.error('no load generator: wrk could not be installed and autocannon is not in node_modules (npm i -D autocannon)');
+  process.exit(1);
 }
+if (!hasTaskset) console.log('taskset not found: processes are not pinned to cores, numbers are noisier');
+if (!existsSync(join(root, 'dist/cli/main.js'))) console.log('dist/cli/main.js is missing (npm install builds it): switchyard will fail to start');
 
-const starters = {
-  switchyard: () => startSwitchyard('switchyard', configs.benchService(upstream)),
-  'switchyard-nometrics': () => startSwitchyard('switchyard-nometrics', configs.benchService(upstream), 'metrics: { enabled: false }'),
-  'switchyard-accesslog': () => startSwitchyard('switchyard-accesslog', configs.benchService(upstream), 'logging: { level: info, access_log: true }'),
-  'http-proxy': async () => {
-    const port = await freePort();
-    const child = start(0, process.execPath, [join(root, 'bench/peers/http-proxy-server.mjs'), String(port), `http://${upstream}`]);
-    await waitReady(`http://127.0.0.1:${port}/`);
-    return { name: 'http-proxy', port, pid: child.pid };
-  },
-  nginx: async () => {
-    const port = await freePort();
-    writeFileSync(join(dir, 'px.conf'), configs.nginxProxy(dir, port, upstreamPort));
-    const child = start(0, 'nginx', ['-c', join(dir, 'px.conf'), '-p', dir]);
-    await waitReady(`http://127.0.0.1:${port}/`);
-    return { name: 'nginx', port, pid: child.pid };
-  },
-  haproxy: async () => {
-    const port = await freePort();
-    writeFileSync(join(dir, 'ha.cfg'), configs.haproxy(port, upstreamPort));
-    const child = start(0, 'haproxy', ['-f', join(dir, 'ha.cfg')]);
-    await waitReady(`http://127.0.0.1:${port}/`);
-    return { name: 'haproxy', port, pid: child.pid };
-  },
-  direct: async () => ({ name: 'direct', port: upstreamPort, pid: null }),
-};
+const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
+/** Shared by every scenario: where things are, the upstream, run length, failures to report. */
+const ctx = { root, dir, runs: Number(opts.runs), seconds: Number(opts.duration), failures: [] };
+ctx.cert = makeCert(join(dir, 'cert'));
+const upstream = await startUpstream(ctx);
+Object.assign(ctx, { upstreamPort: upstream.port, upstreamTlsPort: upstream.tlsPort });
+console.log(`upstream: ${upstream.kind} on 127.0.0.1:${upstream.port}; load generator: ${loadTool()}; ${ctx.runs} runs × ${ctx.seconds} s`);
 
-writeFileSync(join(dir, 'post.lua'), `wrk.method = "POST"\nwrk.body = string.rep("x", 4096)\nwrk.headers["Content-Type"] = "application/octet-stream"\n`);
-const scenarios = {
-  a: { label: 'a: GET, keep-alive, 50 conns', path: '/', load: {} },
-  b: { label: 'b: 16 KB responses', path: '/16k', load: {} },
-  c: { label: 'c: 4 KB POST bodies', path: '/', load: { script: join(dir, 'post.lua') } },
-  d: { label: 'd: new connection per request', path: '/', load: { headers: ['Connection: close'] } },
-};
-
-const results = [];
-const selected = opts.scenario.split(',');
-let systems = opts.systems.split(',');
-if (opts.variants) systems = [...systems, 'switchyard-nometrics', 'switchyard-accesslog'];
-
-// (a)-(d): every system started once, runs interleaved A B C A B C so drift hits all alike.
-const basic = selected.filter((s) => scenarios[s]);
-if (basic.length) {
-  const running = [];
-  for (const name of systems) {
-    try {
-      running.push(await starters[name]());
-    } catch (err) {
-      console.error(`${name}: failed to start (${err.message})`);
-    }
-  }
-  for (const key of basic) {
-    const scenario = scenarios[key];
-    const samples = new Map(running.map((s) => [s.name, []]));
-    for (let run = 0; run < runs; run++) {
-      for (const sys of running) samples.get(sys.name).push(wrk(`http://127.0.0.1:${sys.port}${scenario.path}`, { seconds, ...scenario.load }));
-    }
-    for (const sys of running) {
-      const s = samples.get(sys.name);
-      results.push({ scenario: scenario.label, system: sys.name, rps: median(s.map((x) => x.rps)), p50: median(s.map((x) => x.p50)), p99: median(s.map((x) => x.p99)), rss: sys.pid ? rssMiB(sys.pid) : null, non2xx: s.reduce((n, x) => n + x.non2xx, 0), samples: s });
-      console.log(`${scenario.label} ${sys.name}: ${results.at(-1).rps} req/s`);
-    }
-  }
-  for (const sys of running) sys.child?.kill('SIGKILL');
-}
-
-// (g) scaling: the large case as a ratio to the small one, interleaved.
-async function scaling(label, small, large, path, headers) {
-  const a = await startSwitchyard(`${label} small`, small);
-  const b = await startSwitchyard(`${label} large`, large);
-  const s = { a: [], b: [] };
-  for (let run = 0; run < runs; run++) {
-    s.a.push(wrk(`http://127.0.0.1:${a.port}${path}`, { seconds, headers: headers.small }));
-    s.b.push(wrk(`http://127.0.0.1:${b.port}${path}`, { seconds, headers: headers.large }));
-  }
-  for (const [sys, samples] of [[a, s.a], [b, s.b]]) {
-    results.push({ scenario: `g: ${label}`, system: sys.name, rps: median(samples.map((x) => x.rps)), p50: median(samples.map((x) => x.p50)), p99: median(samples.map((x) => x.p99)), rss: rssMiB(sys.pid), non2xx: samples.reduce((n, x) => n + x.non2xx, 0), samples });
-  }
-  console.log(`g: ${label}: large/small = ${(results.at(-1).rps / results.at(-2).rps).toFixed(2)}`);
-  a.child.kill('SIGKILL');
-  b.child.kill('SIGKILL');
-}
-if (selected.includes('vhosts')) {
-  await scaling('1 vs 10,000 virtual hosts', configs.manyHosts(1, upstream), configs.manyHosts(10_000, upstream), '/', { small: ['Host: h0.bench.local'], large: ['Host: h9999.bench.local'] });
-}
-if (selected.includes('targets')) {
-  await scaling('1 vs 1,000 targets per stack', configs.manyTargets(1, upstreamPort), configs.manyTargets(1000, upstreamPort), '/', { small: [], large: [] });
+const report = { command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(), load: loadTool(), upstream: upstream.kind, rows: [], websockets: [], cutover: [], failures: ctx.failures };
+try {
+  const throughput = selected.filter((s) => SCENARIOS[s]);
+  if (throughput.length) report.rows.push(...(await runThroughput(ctx, throughput, systems)));
+  for (const key of selected.filter((s) => CASES[s])) report.rows.push(...(await runScaling(ctx, key)));
+  if (selected.includes('h')) report.websockets = await runWebSockets(ctx, systems.filter((s) => s !== 'direct'), Number(opts.connections));
+  if (selected.includes('i')) report.cutover = await runCutover(ctx);
+} finally {
+  stopAll();
 }
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-const command = `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim();
-writeFileSync(join(root, 'bench/results', `${stamp}.json`), JSON.stringify({ command, results }, null, 2));
-const table = markdown(results, command);
-writeFileSync(join(root, 'bench/results/latest.md'), table);
-writeFileSync(join(root, 'bench/results/latest.svg'), svg(results));
+const out = join(root, 'bench/results');
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, `${stamp}.json`), JSON.stringify({ machine: process.arch, date: new Date().toISOString(), ...report }, null, 2));
+const table = markdown(report);
+writeFileSync(join(out, 'latest.md'), table);
+if (report.rows.length) writeFileSync(join(out, 'latest.svg'), svg(report.rows));
 console.log('\n' + table);
-stopAll();
+console.log(`written: bench/results/${stamp}.json, bench/results/latest.md${report.rows.length ? ', bench/results/latest.svg' : ''}`);
+rmSync(dir, { recursive: true, force: true });

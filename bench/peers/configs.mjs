@@ -1,74 +1,96 @@
-// Config files for the systems under test; each is one process on one core.
+// Config text for every process the harness runs: the upstream and each system under test.
+// Each system is one process (one worker, one thread) so that it fits on one core.
 
-/** nginx as the upstream: a tiny body on /, 16 KB on /16k (the file <dir>/www/16k). */
-export function nginxUpstream(dir, port) {
+/** nginx as the upstream: "ok" on /, 16 KB on /16k (the file <dir>/www/16k), same over TLS. */
+export function nginxUpstream(dir, { port, tlsPort, cert }) {
+  const routes = `location / { return 200 "ok"; } location = /16k { root ${dir}/www; default_type text/plain; }`;
   return `worker_processes 1; daemon off; pid ${dir}/up.pid; error_log ${dir}/up.err;
-events { worker_connections 4096; }
-http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
-  server { listen 0.0.0.0:${port} reuseport backlog=4096; keepalive_requests 100000;
-    location / { return 200 "ok"; }
-    location = /16k { root ${dir}/www; default_type text/plain; } } }`;
+events { worker_connections 8192; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; keepalive_requests 1000000;
+  server { listen 0.0.0.0:${port} reuseport backlog=4096; ${routes} }
+  server { listen 127.0.0.1:${tlsPort} ssl; ssl_certificate ${cert.crt}; ssl_certificate_key ${cert.key}; ${routes} } }`;
 }
 
-/** nginx as a peer proxy with upstream keep-alive. */
-export function nginxProxy(dir, port, upstreamPort) {
-  return `worker_processes 1; daemon off; pid ${dir}/px.pid; error_log ${dir}/px.err;
-events { worker_connections 4096; }
-http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
+/** nginx proxy_pass with upstream keep-alive (and WebSocket upgrades, as nginx's docs show). */
+export function nginxProxy(dir, { port, tlsPort, cert, upstreamPort, fds = 8192 }) {
+  const location = `location / { proxy_pass http://up; proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade; proxy_read_timeout 1h; }`;
+  return `worker_processes 1; daemon off; pid ${dir}/px.pid; error_log ${dir}/px.err; worker_rlimit_nofile ${fds * 2};
+events { worker_connections ${fds}; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; keepalive_requests 1000000;
+  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
   upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }
-  server { listen 127.0.0.1:${port}; keepalive_requests 100000;
-    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } } }`;
+  server { listen 127.0.0.1:${port}; ${location} }
+  server { listen 127.0.0.1:${tlsPort} ssl; ssl_certificate ${cert.crt}; ssl_certificate_key ${cert.key}; ${location} } }`;
 }
 
-/** HAProxy, one thread, connection reuse. */
-export function haproxy(port, upstreamPort) {
+/** HAProxy: one thread, connection reuse, timeouts set; `cert.pem` is chain + key in one file. */
+export function haproxy({ port, tlsPort, cert, upstreamPort, fds = 8192 }) {
   return `global
   nbthread 1
-  maxconn 4096
+  maxconn ${fds}
 defaults
   mode http
   timeout connect 5s
   timeout client 30s
   timeout server 30s
+  timeout tunnel 1h
   http-reuse always
 frontend f
   bind 127.0.0.1:${port}
+  bind 127.0.0.1:${tlsPort} ssl crt ${cert.pem}
   default_backend b
 backend b
   server s1 127.0.0.1:${upstreamPort}
 `;
 }
 
-/** switchyard; `services` lets scaling scenarios add hosts or targets. */
-export function switchyard(dir, port, adminPort, services, extra = '') {
-  return `listeners: [{ name: http, port: ${port}, address: 127.0.0.1 }]
+/**
+ * switchyard (SPEC §2): a plain and a TLS listener (certificate `bench` in certs_dir),
+ * admin on loopback, state and certificates in `dir`. `extra` is YAML added at the top
+ * level (variants: `metrics: { enabled: false }`, `logging: { access_log: true }`, …).
+ */
+export function switchyard(dir, { port, tlsPort, adminPort, services, extra = '' }) {
+  const logging = extra.includes('logging:') ? '' : 'logging: { level: warn }';
+  return `listeners:
+  - { name: http, port: ${port}, address: 127.0.0.1 }
+  - { name: https, port: ${tlsPort}, address: 127.0.0.1, tls: true, default_cert: bench }
 admin: { listen: "127.0.0.1:${adminPort}" }
 state: { path: ${dir}/state.json }
 certs_dir: ${dir}/certs
-${extra.includes('logging:') ? '' : 'logging: { level: warn }'}
+${logging}
 ${extra}
 services:
 ${services}
 `;
 }
 
-/** One service `bench` (default host) with both stacks on the upstream. */
-export function benchService(upstream) {
+/** The one service `bench` (default host, path /) with blue and green stacks. */
+export function benchService(blue, green = blue) {
   return `  - name: bench
-    stacks: { blue: { targets: ["${upstream}"] }, green: { targets: ["${upstream}"] } }
+    paths: ["/"]
+    stacks: { blue: { targets: ["${blue}"] }, green: { targets: ["${green}"] } }
+    active: blue
 `;
 }
 
-/** `count` services with hosts h<i>.bench.local, plus nothing as default. */
+/** `count` services with hosts h<i>.bench.local (for 1 vs 10,000 virtual hosts). */
 export function manyHosts(count, upstream) {
   let out = '';
-  for (let i = 0; i < count; i++) out += `  - { name: s${i}, hosts: [h${i}.bench.local], stacks: { blue: { targets: ["${upstream}"] } } }\n`;
+  for (let i = 0; i < count; i++) out += `  - { name: s${i}, hosts: [h${i}.bench.local], paths: ["/"], stacks: { blue: { targets: ["${upstream}"] }, green: { targets: ["${upstream}"] } }, active: blue }\n`;
   return out;
 }
 
-/** One service whose blue stack has `count` targets on distinct loopback addresses. */
-export function manyTargets(count, port) {
-  const targets = [];
-  for (let i = 0; i < count; i++) targets.push(`"127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}:${port}"`);
-  return `  - name: bench\n    stacks: { blue: { targets: [${targets.join(', ')}] } }\n`;
+/** The i-th of the distinct loopback addresses 127.0.1.1 … (250 per /24, so 1,000 end at 127.0.4.250). */
+export function loopback(i) {
+  return `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
 }
+
+/** One service whose blue stack has `count` targets on distinct loopback addresses, same port. */
+export function manyTargets(count, port) {
+  const targets = Array.from({ length: count }, (_, i) => `"${loopback(i)}:${port}"`);
+  return `  - name: bench\n    paths: ["/"]\n    stacks: { blue: { targets: [${targets.join(', ')}] }, green: { targets: ["127.0.0.1:${port}"] } }\n    active: blue\n`;
+}
+
+/** wrk Lua script: 4 KB POST bodies. */
+export const POST_LUA = `wrk.method = "POST"\nwrk.body = string.rep("x", 4096)\nwrk.headers["Content-Type"] = "application/octet-stream"\n`;

@@ -1,0 +1,97 @@
+// Starting each system under test on core 0. Every starter resolves to
+// { name, port, tlsPort, pid, child } once the system answers, or throws.
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as configs from './configs.mjs';
+import { freePort, has, start, waitReady } from '../lib/proc.mjs';
+
+/** Core of the system under test. */
+export const SUT_CORE = 0;
+
+/**
+ * switchyard variants: extra top-level YAML and environment. Add one here to compare a
+ * setting (it is passed through as is; keys switchyard does not know fail its start).
+ */
+export const VARIANTS = {
+  switchyard: { yaml: '' },
+  'switchyard-nometrics': { yaml: 'metrics: { enabled: false }', env: { SWITCHYARD_METRICS: '0' } },
+  'switchyard-accesslog': { yaml: 'logging: { level: info, access_log: true }' },
+  'switchyard-node-engine': { yaml: 'upstream: { engine: node }' },
+};
+
+/** The peers every comparison includes, in table order. */
+export const PEERS = ['switchyard', 'http-proxy', 'nginx', 'haproxy', 'direct'];
+
+async function ports() {
+  return { port: await freePort(), tlsPort: await freePort() };
+}
+
+/**
+ * switchyard from dist/ with a generated config; `services` is the YAML of its service
+ * list (default: `bench` on the upstream), `extra` top-level YAML, `fds` an open-file limit.
+ */
+export async function startSwitchyard(ctx, { name = 'switchyard', services, extra = '', env, upstreamPort = ctx.upstreamPort, fds } = {}) {
+  const p = await ports();
+  const adminPort = await freePort();
+  const dir = mkdtempSync(join(ctx.dir, 'sy-'));
+  mkdirSync(join(dir, 'certs'));
+  copyFileSync(ctx.cert.crt, join(dir, 'certs/bench.crt'));
+  copyFileSync(ctx.cert.key, join(dir, 'certs/bench.key'));
+  chmodSync(join(dir, 'certs/bench.key'), 0o600);
+  const yaml = configs.switchyard(dir, { ...p, adminPort, services: services ?? configs.benchService(`127.0.0.1:${upstreamPort}`), extra });
+  writeFileSync(join(dir, 'switchyard.yaml'), yaml);
+  const child = start(SUT_CORE, process.execPath, [join(ctx.root, 'dist/cli/main.js'), 'start', '--config', join(dir, 'switchyard.yaml')], { env, fds });
+  await waitReady(`http://127.0.0.1:${adminPort}/healthz`, { ms: 120_000, child });
+  return { name, ...p, adminPort, pid: child.pid, child };
+}
+
+async function startHttpProxy(ctx, { upstreamPort = ctx.upstreamPort, fds } = {}) {
+  const p = await ports();
+  const script = join(ctx.root, 'bench/peers/http-proxy-server.mjs');
+  const child = start(SUT_CORE, process.execPath, [script, String(p.port), String(p.tlsPort), `http://127.0.0.1:${upstreamPort}`, ctx.cert.crt, ctx.cert.key], { fds });
+  await waitReady(`http://127.0.0.1:${p.port}/`, { child });
+  return { name: 'http-proxy', ...p, pid: child.pid, child };
+}
+
+async function startNginx(ctx, { upstreamPort = ctx.upstreamPort, fds } = {}) {
+  if (!has('nginx')) throw new Error('nginx is not installed');
+  const p = await ports();
+  const dir = mkdtempSync(join(ctx.dir, 'nginx-'));
+  writeFileSync(join(dir, 'nginx.conf'), configs.nginxProxy(dir, { ...p, cert: ctx.cert, upstreamPort, fds: fds ? fds / 2 : undefined }));
+  const child = start(SUT_CORE, 'nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { fds });
+  await waitReady(`http://127.0.0.1:${p.port}/`, { child });
+  return { name: 'nginx', ...p, pid: child.pid, child };
+}
+
+async function startHaproxy(ctx, { upstreamPort = ctx.upstreamPort, fds } = {}) {
+  if (!has('haproxy')) throw new Error('haproxy is not installed');
+  const p = await ports();
+  const file = join(mkdtempSync(join(ctx.dir, 'haproxy-')), 'haproxy.cfg');
+  writeFileSync(file, configs.haproxy({ ...p, cert: ctx.cert, upstreamPort, fds: fds ? fds / 2 : undefined }));
+  const child = start(SUT_CORE, 'haproxy', ['-f', file], { fds });
+  await waitReady(`http://127.0.0.1:${p.port}/`, { child });
+  return { name: 'haproxy', ...p, pid: child.pid, child };
+}
+
+/** "direct": the upstream itself, the limit (its RSS is not the proxy's, so not reported). */
+async function direct(ctx) {
+  return { name: 'direct', port: ctx.upstreamPort, tlsPort: ctx.upstreamTlsPort, pid: null, child: null };
+}
+
+/** Starts the system `name` (a peer or a switchyard variant). */
+export function startSystem(name, ctx, options = {}) {
+  const variant = VARIANTS[name];
+  if (variant) return startSwitchyard(ctx, { name, extra: variant.yaml, env: variant.env, ...options });
+  switch (name) {
+    case 'http-proxy':
+      return startHttpProxy(ctx, options);
+    case 'nginx':
+      return startNginx(ctx, options);
+    case 'haproxy':
+      return startHaproxy(ctx, options);
+    case 'direct':
+      return direct(ctx);
+    default:
+      throw new Error(`unknown system ${name} (known: ${[...PEERS, ...Object.keys(VARIANTS)].join(', ')})`);
+  }
+}

@@ -1,0 +1,1 @@
+export async function runWebSockets() { console.log('h: not yet'); return []; }
