@@ -3,10 +3,11 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { PassiveHealth } from '../health/passive.js';
 import type { Target } from '../pool/target.js';
+import { bufferBody, bufferedBody, isReplayable } from './body-buffer.js';
 import { responseHeaders } from './headers.js';
 import type { Exchange, Forwarder } from './exchange.js';
 import { respondError } from './respond.js';
-import { classifyUpstreamError, shouldRetry, statusForFailure, type UpstreamErrorKind } from './upstream-errors.js';
+import { classifyUpstreamError, isTargetFault, shouldRetry, statusForFailure, type UpstreamErrorKind } from './upstream-errors.js';
 
 /** Upstream connection pool settings. */
 export interface HttpForwarderOptions {
@@ -63,14 +64,18 @@ export class HttpForwarder implements Forwarder {
     const res = exchange.res as ClientResponse;
     res[kExchange] = exchange;
     res.on('close', onClientClose);
-    if (exchange.hasBody) exchange.req.on('error', ignoreError);
-    const length = Number(exchange.req.headers['content-length']);
-    if (exchange.hasBody && exchange.req.headers['transfer-encoding'] === undefined && length <= REPLAYABLE_BODY_LIMIT) {
-      bufferBody(this, exchange, length);
-      return;
+    if (exchange.hasBody) {
+      exchange.req.on('error', ignoreError);
+      if (isReplayable(exchange)) {
+        bufferBody(exchange, this.start);
+        return;
+      }
     }
     this.attempt(exchange);
   }
+
+  /** `attempt`, bound: the callback once a small body is buffered. */
+  private readonly start = (exchange: Exchange): void => this.attempt(exchange);
 
   /** Starts one attempt at `exchange.target`. */
   attempt(exchange: Exchange): void {
@@ -105,27 +110,6 @@ export class HttpForwarder implements Forwarder {
 
 function ignoreError(): void {}
 
-/** Bodies up to this size (with Content-Length) are buffered, so a reset on a stale pooled socket can replay them. */
-const REPLAYABLE_BODY_LIMIT = 64 * 1024;
-/** Buffered request bodies, by exchange. */
-const replayable = new WeakMap<Exchange, Buffer>();
-
-/** Reads a small body completely, then starts the first attempt; a client that goes away meanwhile just ends it. */
-function bufferBody(forwarder: HttpForwarder, exchange: Exchange, length: number): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const req = exchange.req;
-  req.on('data', (chunk: Buffer) => {
-    size += chunk.length;
-    if (size <= length) chunks.push(chunk);
-  });
-  req.once('end', () => {
-    if (exchange.done) return;
-    replayable.set(exchange, Buffer.concat(chunks, Math.min(size, length)));
-    forwarder.attempt(exchange);
-  });
-}
-
 /** Body bytes go out only once the connection is up, so a connect failure can be retried with the body intact. */
 function onUpstreamSocket(this: UpstreamRequest, socket: Socket): void {
   if (socket.connecting) socket.once('connect', () => sendBody(this));
@@ -135,7 +119,7 @@ function onUpstreamSocket(this: UpstreamRequest, socket: Socket): void {
 function sendBody(upstream: UpstreamRequest): void {
   const attempt = upstream[kAttempt];
   if (attempt.settled || upstream.destroyed) return;
-  const buffered = replayable.get(attempt.exchange);
+  const buffered = bufferedBody(attempt.exchange);
   if (buffered !== undefined) {
     // The whole body is kept: a failed attempt can send it again, so bodySent stays false.
     upstream.end(buffered);
@@ -194,7 +178,7 @@ function onUpstreamError(this: UpstreamRequest, err: NodeJS.ErrnoException): voi
   if (exchange.done) return;
   const kind: UpstreamErrorKind = attempt.timedOut ? (attempt.timedOutConnecting ? 'connect' : 'timeout') : classifyUpstreamError(err, true);
   exchange.pool.meter.upstreamError(attempt.target, kind);
-  if (kind === 'connect') attempt.forwarder.passive.failure(attempt.target);
+  if (isTargetFault(kind, this.reusedSocket)) attempt.forwarder.passive.failure(attempt.target);
   if (exchange.responded) {
     exchange.res.destroy();
     return;

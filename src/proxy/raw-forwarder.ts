@@ -4,9 +4,10 @@ import type { Logger } from 'pino';
 import type { PassiveHealth } from '../health/passive.js';
 import type { Target } from '../pool/target.js';
 import type { Exchange, Forwarder } from './exchange.js';
+import { bufferBody, bufferedBody, isReplayable } from './body-buffer.js';
 import { responseHeaders } from './headers.js';
 import { respondError } from './respond.js';
-import { classifyUpstreamError, shouldRetry, statusForFailure, type UpstreamErrorKind } from './upstream-errors.js';
+import { classifyUpstreamError, isTargetFault, shouldRetry, statusForFailure, type UpstreamErrorKind } from './upstream-errors.js';
 
 /** The slice of Node's llhttp binding this engine uses (`_http_common`, what node:http itself parses with). */
 interface LlhttpParser {
@@ -47,12 +48,15 @@ class UpstreamConnection {
   /** Served at least one exchange (a failure before any response byte is the keep-alive race). */
   reused = false;
   closed = false;
+  /** How long this connection may idle in the pool: the pool's idle timeout, or less when the upstream's `Keep-Alive: timeout=` says so. */
+  idleTimeout: number;
   /** Header pairs flushed early by the parser (heads spanning several reads). */
   pendingHeaders: string[] | undefined = undefined;
 
   constructor(forwarder: RawForwarder, target: Target) {
     this.forwarder = forwarder;
     this.target = target;
+    this.idleTimeout = forwarder.idleTimeout;
     const parser = new HTTPParser();
     parser.initialize(HTTPParser.RESPONSE, {}, forwarder.maxHeaderSize, 0);
     const self = this;
@@ -132,6 +136,7 @@ class UpstreamConnection {
     }
     attempt.informational = false;
     attempt.keepAlive = keepAlive;
+    if (keepAlive) this.idleTimeout = idleTimeoutFor(headers, this.forwarder.idleTimeout);
     return attempt.onHead(status, message, headers);
   }
 
@@ -156,9 +161,9 @@ class UpstreamConnection {
     this.attempt = undefined;
     attempt.end();
     if (!attempt.exchange.done) attempt.exchange.res.end();
-    if (attempt.keepAlive && attempt.bodyDone && !this.closed) {
+    if (attempt.keepAlive && attempt.bodyDone && !this.closed && this.idleTimeout > 0) {
       this.reused = true;
-      this.socket.setTimeout(this.forwarder.idleTimeout);
+      this.socket.setTimeout(this.idleTimeout);
       this.forwarder.release(this);
     } else {
       this.destroy();
@@ -215,7 +220,7 @@ class Attempt {
     head += 'Connection: keep-alive\r\n\r\n';
     const socket = this.conn.socket;
     socket.setTimeout(exchange.route.responseTimeout);
-    const buffered = exchange.hasBody ? replayable.get(exchange) : undefined;
+    const buffered = exchange.hasBody ? bufferedBody(exchange) : undefined;
     if (buffered !== undefined) {
       // The whole body is kept: a failed attempt can send it again, so bodySent stays false.
       socket.write(Buffer.concat([Buffer.from(head, 'latin1'), buffered]));
@@ -285,7 +290,7 @@ class Attempt {
     if (exchange.done) return;
     const kind: UpstreamErrorKind = this.timedOut ? (this.timedOutConnecting ? 'connect' : 'timeout') : classifyUpstreamError(err, this.conn.connected);
     exchange.pool.meter.upstreamError(this.target, kind);
-    if (kind === 'connect') this.forwarder.passive.failure(this.target);
+    if (isTargetFault(kind, reusedSocket)) this.forwarder.passive.failure(this.target);
     if (exchange.responded) {
       exchange.res.destroy();
       return;
@@ -319,8 +324,8 @@ export class RawForwarder implements Forwarder {
   readonly idleTimeout: number;
   readonly maxSockets: number;
   readonly maxHeaderSize: number;
-  /** Idle connections per target, most recently used last. */
-  private readonly idle = new Map<Target, UpstreamConnection[]>();
+  /** Connections and waiting exchanges per target. */
+  private readonly targets = new Map<Target, TargetConnections>();
   private readonly all = new Set<UpstreamConnection>();
 
   constructor(options: RawForwarderOptions, passive: PassiveHealth, log: Logger) {
@@ -337,90 +342,127 @@ export class RawForwarder implements Forwarder {
     res.on('close', onClientClose);
     if (exchange.hasBody) {
       exchange.req.on('error', ignoreError);
-      const length = Number(exchange.req.headers['content-length']);
-      if (exchange.req.headers['transfer-encoding'] === undefined && length <= REPLAYABLE_BODY_LIMIT) {
-        bufferBody(this, exchange, length);
+      if (isReplayable(exchange)) {
+        bufferBody(exchange, this.start);
         return;
       }
     }
     this.attempt(exchange);
   }
 
+  /** `attempt`, bound: the callback once a small body is buffered. */
+  private readonly start = (exchange: Exchange): void => this.attempt(exchange);
+
+  /**
+   * Sends `exchange` to its target on an idle connection, a new one, or, when the
+   * target already has `maxSockets` connections, after the next one frees up (like
+   * HAProxy's `maxconn` per server; the wait is bounded by the busy ones' response timeout).
+   */
   attempt(exchange: Exchange): void {
     const target = exchange.target;
     target.inFlight++;
-    const conn = this.take(target) ?? this.open(target);
-    const attempt = new Attempt(exchange, this, target, conn);
+    const connections = this.connectionsOf(target);
+    const conn = connections.takeIdle() ?? (connections.count < this.maxSockets ? this.open(connections) : undefined);
+    if (conn === undefined) connections.waiting.push(exchange);
+    else this.dispatch(exchange, conn);
+  }
+
+  private dispatch(exchange: Exchange, conn: UpstreamConnection): void {
+    const attempt = new Attempt(exchange, this, exchange.target, conn);
     conn.attempt = attempt;
     exchange.upstream = conn;
     attempt.start();
   }
 
-  private take(target: Target): UpstreamConnection | undefined {
-    const list = this.idle.get(target);
-    if (list === undefined) return undefined;
-    for (let conn = list.pop(); conn !== undefined; conn = list.pop()) {
-      if (!conn.closed && !conn.socket.destroyed) return conn;
+  /** The next waiting exchange whose client is still there, or undefined. */
+  private nextWaiting(connections: TargetConnections): Exchange | undefined {
+    for (let exchange = connections.waiting.shift(); exchange !== undefined; exchange = connections.waiting.shift()) {
+      if (!exchange.done) return exchange;
+      exchange.target.inFlight--;
     }
     return undefined;
   }
 
-  private open(target: Target): UpstreamConnection {
-    const conn = new UpstreamConnection(this, target);
+  private connectionsOf(target: Target): TargetConnections {
+    let connections = this.targets.get(target);
+    if (connections === undefined) {
+      connections = new TargetConnections(target);
+      this.targets.set(target, connections);
+    }
+    return connections;
+  }
+
+  private open(connections: TargetConnections): UpstreamConnection {
+    connections.count++;
+    const conn = new UpstreamConnection(this, connections.target);
     this.all.add(conn);
     return conn;
   }
 
-  /** A connection finished an exchange cleanly: keep it for the next one, up to maxSockets per target. */
+  /** A connection finished an exchange cleanly: it serves the next waiting exchange, or waits in the pool. */
   release(conn: UpstreamConnection): void {
-    let list = this.idle.get(conn.target);
-    if (list === undefined) {
-      list = [];
-      this.idle.set(conn.target, list);
-    }
-    if (list.length >= this.maxSockets) {
-      conn.destroy();
-      return;
-    }
-    list.push(conn);
+    const connections = this.connectionsOf(conn.target);
+    const next = this.nextWaiting(connections);
+    if (next !== undefined) this.dispatch(next, conn);
+    else connections.idle.push(conn);
   }
 
+  /** A connection closed: it leaves the pool, and a waiting exchange may open a new one. */
   forget(conn: UpstreamConnection): void {
-    this.all.delete(conn);
-    const list = this.idle.get(conn.target);
-    if (list === undefined) return;
-    const i = list.indexOf(conn);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.idle.delete(conn.target);
+    if (!this.all.delete(conn)) return; // destroy() and 'close' both report it
+    const connections = this.targets.get(conn.target);
+    if (connections === undefined) return;
+    connections.count--;
+    const i = connections.idle.indexOf(conn);
+    if (i >= 0) connections.idle.splice(i, 1);
+    const next = connections.waiting.length > 0 ? this.nextWaiting(connections) : undefined;
+    if (next !== undefined) this.dispatch(next, this.open(connections));
+    else if (connections.count === 0) this.targets.delete(conn.target);
   }
 
   close(): void {
+    for (const connections of this.targets.values()) connections.waiting.length = 0;
     for (const conn of [...this.all]) conn.destroy();
-    this.idle.clear();
+    this.targets.clear();
+  }
+}
+
+/** The pooled connections of one target and the exchanges waiting for one. */
+class TargetConnections {
+  readonly target: Target;
+  /** Idle connections, most recently used last. */
+  readonly idle: UpstreamConnection[] = [];
+  /** Open connections, idle or busy. */
+  count = 0;
+  readonly waiting: Exchange[] = [];
+
+  constructor(target: Target) {
+    this.target = target;
+  }
+
+  takeIdle(): UpstreamConnection | undefined {
+    for (let conn = this.idle.pop(); conn !== undefined; conn = this.idle.pop()) {
+      if (!conn.closed && !conn.socket.destroyed) return conn;
+    }
+    return undefined;
   }
 }
 
 function ignoreError(): void {}
 
-/** Bodies up to this size (with Content-Length) are buffered, so a reset on a stale pooled socket can replay them (as the node engine does). */
-const REPLAYABLE_BODY_LIMIT = 64 * 1024;
-/** Buffered request bodies, by exchange. */
-const replayable = new WeakMap<Exchange, Buffer>();
+/** Margin kept below an upstream's announced keep-alive timeout, so we never reuse a socket it is closing (as Node's agent does). */
+const KEEP_ALIVE_HINT_MARGIN = 1000;
+const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,])timeout=(\d+)/i;
 
-/** Reads a small body completely, then starts the first attempt; a client that goes away meanwhile just ends it. */
-function bufferBody(forwarder: RawForwarder, exchange: Exchange, length: number): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const req = exchange.req;
-  req.on('data', (chunk: Buffer) => {
-    size += chunk.length;
-    if (size <= length) chunks.push(chunk);
-  });
-  req.once('end', () => {
-    if (exchange.done) return;
-    replayable.set(exchange, Buffer.concat(chunks, Math.min(size, length)));
-    forwarder.attempt(exchange);
-  });
+/** The pool idle time for a connection, shortened by a `Keep-Alive: timeout=N` response header. */
+function idleTimeoutFor(headers: string[], poolTimeout: number): number {
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
+    const hint = KEEP_ALIVE_TIMEOUT.exec(headers[i + 1] as string);
+    if (hint !== null) return Math.min(poolTimeout, Number(hint[1]) * 1000 - KEEP_ALIVE_HINT_MARGIN);
+  }
+  return poolTimeout;
 }
 
 function onClientClose(this: ClientResponse): void {

@@ -31,8 +31,9 @@ export interface RetryFacts {
 /**
  * The one retry decision (SPEC §3): a connection that could not be established is
  * retried for any method; a stale pooled socket reset before any response is retried
- * (the keep-alive race, nodejs/node#47130); any other failure only for idempotent
- * methods; never once a response began or a body was consumed, never past MAX_RETRIES.
+ * (the keep-alive race, nodejs/node#47130); a reset or a response timeout only for
+ * idempotent methods; a broken or 5xx response never; never once a response began or a
+ * body was consumed, never past MAX_RETRIES.
  */
 export function shouldRetry(facts: RetryFacts): boolean {
   if (facts.retries >= MAX_RETRIES || facts.responded || facts.bodySent) return false;
@@ -42,6 +43,9 @@ export function shouldRetry(facts: RetryFacts): boolean {
     case 'reset':
       return facts.reusedSocket || IDEMPOTENT.has(facts.method);
     case 'timeout':
+      // As nginx's default `proxy_next_upstream error timeout`: a hung target must not
+      // fail a request a healthy sibling can answer. Only when repeating it is safe.
+      return IDEMPOTENT.has(facts.method);
     case 'protocol':
     case '5xx':
       return false;
@@ -50,6 +54,15 @@ export function shouldRetry(facts: RetryFacts): boolean {
       return never;
     }
   }
+}
+
+/**
+ * Whether a failure counts against the target for passive ejection: refused or hung
+ * connections, timeouts, broken framing, and resets of fresh connections. A reset of a
+ * reused pooled socket is the keep-alive race, not the target's fault.
+ */
+export function isTargetFault(kind: UpstreamErrorKind, reusedSocket: boolean): boolean {
+  return kind !== 'reset' || !reusedSocket;
 }
 
 /** The status a client gets when forwarding failed: 504 for a timeout, else 502. */

@@ -281,4 +281,37 @@ describe.each(['node', 'fast'] as const)('forwarding engine %s', (engine) => {
     }
     await Promise.all(jobs);
   });
+
+  it('holds requests beyond max_sockets until a connection frees up, never opening more', async () => {
+    let open = 0;
+    let most = 0;
+    const up = await httpUpstream(
+      (_req, res) => setTimeout(() => res.end('slow'), 100),
+      (server) =>
+        server.on('connection', (s: Socket) => {
+          most = Math.max(most, ++open);
+          s.on('close', () => open--);
+        }),
+    );
+    const port = await proxy([up], { max_sockets: 2 });
+    const replies = await Promise.all(Array.from({ length: 6 }, () => send(port)));
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(most).toBe(2);
+  });
+
+  it('keeps an idle upstream socket no longer than its Keep-Alive: timeout= hint allows', async () => {
+    let connections = 0;
+    const up = await httpUpstream((_req, res) => res.end('ok'), (s) => {
+      s.keepAliveTimeout = 2000; // announced as "Keep-Alive: timeout=2"
+      s.on('connection', () => connections++);
+    });
+    const port = await proxy([up], { idle_timeout: '10s' });
+    expect((await send(port)).status).toBe(200);
+    expect((await send(port)).status).toBe(200);
+    expect(connections).toBe(1);
+    // Past the hint minus the 1 s margin, but before the upstream's own close: a fresh connection.
+    await new Promise((r) => setTimeout(r, 1300));
+    expect((await send(port)).status).toBe(200);
+    expect(connections).toBe(2);
+  });
 });

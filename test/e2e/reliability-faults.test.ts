@@ -54,12 +54,12 @@ async function load(port: number, clients: number, during: () => Promise<void>, 
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function withSibling(fault: Fault): Promise<{ bad: FaultyUpstream; good: Upstream; port: number }> {
+async function withSibling(fault: Fault, service: Record<string, unknown> = {}): Promise<{ bad: FaultyUpstream; good: Upstream; port: number }> {
   const bad = await startFaultyUpstream(fault);
   const good = await startUpstream('good');
   faulty.push(bad);
   upstreams.push(good);
-  app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [bad.address, good.address] } } }]);
+  app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [bad.address, good.address] } }, ...service }]);
   return { bad, good, port: app.port('http') };
 }
 
@@ -90,6 +90,20 @@ describe('target faults under load', () => {
     expect(bad.requests()).toBeGreaterThan(1);
     expect(result.errors).toBe(0);
     expect(result.statuses.filter((s) => s !== 200)).toEqual([]);
+  });
+
+  it('loses no GET to a sibling that accepts and never answers, and ejects it after a few timeouts', async () => {
+    const { bad, port } = await withSibling('black-hole', { response_timeout: 200 });
+    // A timed-out GET is retried on the sibling; three timeouts in a row eject the target.
+    const warmup = await load(port, 10, () => pause(800));
+    expect(bad.requests()).toBeGreaterThan(0);
+    expect(warmup.errors).toBe(0);
+    expect(warmup.statuses.filter((s) => s !== 200)).toEqual([]);
+    const seen = bad.requests();
+    const after = await load(port, 10, () => pause(500));
+    expect(after.errors).toBe(0);
+    expect(after.statuses.filter((s) => s !== 200)).toEqual([]);
+    expect(bad.requests()).toBe(seen);
   });
 
   it('answers 502 quickly when the only target resets, and 504 within the response timeout when it never answers', async () => {
