@@ -60,7 +60,7 @@ export class Switchyard {
     this.certificates = certificates;
     this.log = log;
     const config = controller.currentConfig;
-    const passive = new PassiveHealth({ failures: 3, cooldown: 10_000 });
+    const passive = new PassiveHealth({ failures: config.upstream.max_fails, cooldown: config.upstream.fail_timeout });
     passive.onEject = (target) => {
       log.warn({ service: target.service, stack: target.stack, target: target.address }, 'target ejected after consecutive failures');
       controller.events.publish({ type: 'health', time: new Date().toISOString(), service: target.service, stack: target.stack, target: target.address, healthy: false, source: 'passive', error: 'ejected after consecutive failures' });

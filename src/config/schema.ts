@@ -201,13 +201,17 @@ export const configSchema = z
         response_timeout: duration.default(30_000),
         /** Idle pooled connections are closed after this; keep it below the upstream's. */
         idle_timeout: duration.default(4_000),
-        /** Most sockets per target. */
+        /** Most sockets per target; requests beyond it wait for a free one. */
         max_sockets: positiveInt.default(256),
+        /** Passive ejection: consecutive failures (refused, reset, timed out, broken or 5xx responses) that take a target out between active checks (nginx's `max_fails`). */
+        max_fails: positiveInt.default(3),
+        /** How long a passively ejected target sits out (nginx's `fail_timeout`). */
+        fail_timeout: duration.default(10_000),
         /** Forwarding engine: `fast` (default; raw keep-alive sockets + Node's llhttp, src/proxy/raw-forwarder.ts) or `node` (node:http client + Agent). */
         engine: z.enum(['node', 'fast']).default('fast'),
       })
       .strict()
-      .default({ response_timeout: 30_000, idle_timeout: 4_000, max_sockets: 256, engine: 'fast' }),
+      .default({ response_timeout: 30_000, idle_timeout: 4_000, max_sockets: 256, max_fails: 3, fail_timeout: 10_000, engine: 'fast' }),
     hooks: z
       .object({ on_health_change: hookUrls.optional(), on_switch: hookUrls.optional() })
       .strict()

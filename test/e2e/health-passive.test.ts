@@ -47,4 +47,19 @@ describe('passive ejection', () => {
     expect(target?.available).toBe(false);
     expect(target?.ejected_until).not.toBeNull();
   });
+
+  it('honours upstream.max_fails and fail_timeout: one failure ejects, and the target returns after the cool-down', async () => {
+    const bad = await startUpstream('bad', (_req, res) => res.writeHead(500).end('boom'));
+    const good = await startUpstream('good');
+    upstreams.push(bad, good);
+    app = await startSwitchyard([{ name: 'web', health_check: { path: '/health', interval: 60_000, response_timeout: 500 }, stacks: { blue: { targets: [bad.address, good.address] } } }], { upstream: { max_fails: 1, fail_timeout: '300ms' } });
+    const port = app.port('http');
+    const bodies: string[] = [];
+    for (let i = 0; i < 6; i++) bodies.push((await get(port)).body);
+    expect(bodies.filter((b) => b === 'boom')).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 400));
+    const after: string[] = [];
+    for (let i = 0; i < 2; i++) after.push((await get(port)).body);
+    expect(after).toContain('boom');
+  });
 });
