@@ -52,6 +52,21 @@ describe('admin API (inject)', () => {
     expect(service.generation).toBe(1);
   });
 
+  it.each([
+    ['malformed JSON', '{"to": "green"'],
+    ['a wrong type', '{"to": 42}'],
+    ['an unknown field', '{"to": "green", "force": true, "sneaky": 1}'],
+    ['an array', '["green"]'],
+  ])('refuses a switch with %s with 400 and changes nothing', async (_what, payload) => {
+    const started = await start();
+    const reply = await started.admin.inject({ method: 'POST', url: '/v1/services/web/switch', headers: json, payload });
+    expect(reply.statusCode).toBe(400);
+    expect(reply.json().error.code).toBeTypeOf('string');
+    const service = (await started.admin.inject({ url: '/v1/services/web' })).json();
+    expect(service.active).toBe('blue');
+    expect(service.generation).toBe(1);
+  });
+
   it('answers 404 for an unknown service or stack', async () => {
     const started = await start();
     expect((await started.admin.inject({ url: '/v1/services/nope' })).json().error.code).toBe('UNKNOWN_SERVICE');
