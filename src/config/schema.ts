@@ -192,9 +192,13 @@ export const configSchema = z
         keepalive_timeout: duration.default(5_000),
         /** Most concurrent client connections per listener. */
         max_connections: positiveInt.default(10_000),
+        /** Largest WebSocket message a client may send through the proxy, in bytes (closed with 1009 beyond it; ws's default maxPayload). */
+        websocket_max_message: positiveInt.default(100 * 1024 * 1024),
+        /** A proxied WebSocket silent both ways for this long is closed with 1001 (HAProxy's `timeout tunnel`). */
+        websocket_idle_timeout: duration.default(3_600_000),
       })
       .strict()
-      .default({ max_header_size: 16_384, header_timeout: 10_000, request_timeout: 60_000, keepalive_timeout: 5_000, max_connections: 10_000 }),
+      .default({ max_header_size: 16_384, header_timeout: 10_000, request_timeout: 60_000, keepalive_timeout: 5_000, max_connections: 10_000, websocket_max_message: 100 * 1024 * 1024, websocket_idle_timeout: 3_600_000 }),
     upstream: z
       .object({
         /** Longest silence from an upstream, connecting included (504 beyond it). */

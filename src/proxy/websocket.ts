@@ -7,9 +7,8 @@ import { chooseStack } from '../routing/service-route.js';
 import type { StateController } from '../state/controller.js';
 import { readRequestHead } from './headers.js';
 import type { ListenerRouting } from './handler.js';
+import { CLOSE_GOING_AWAY, WebSocketGuard } from './websocket-guard.js';
 
-/** Close frame with status 1001 "going away", unmasked as a server sends it (RFC 6455 §5.5.1). */
-const GOING_AWAY = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
 
 /** Open proxied WebSockets per service and stack, so a drain can close the old stack's. */
 export class WebSocketRegistry {
@@ -36,7 +35,7 @@ export class WebSocketRegistry {
     for (const [stack, sockets] of this.open.get(service) ?? []) {
       if (keep.has(stack)) continue;
       for (const socket of sockets) {
-        socket.end(GOING_AWAY);
+        socket.end(CLOSE_GOING_AWAY);
         closed++;
       }
     }
@@ -98,6 +97,11 @@ export class WebSocketProxy {
     req.headers['x-forwarded-host'] = request.host ?? '';
     req.headers['x-forwarded-port'] = listener.port;
     this.registry.add(pool, socket);
+    // Guard the client's frames once http-proxy splices the sockets: it emits 'pipe' on the
+    // client socket right before piping it upstream, after resetting its timeout, and
+    // re-emits `head` as data, so nothing is read before the upstream can take it.
+    const limits = this.controller.currentConfig.limits;
+    socket.once('pipe', () => new WebSocketGuard(socket, { maxMessage: limits.websocket_max_message, idleTimeout: limits.websocket_idle_timeout }));
     this.proxy.ws(req, socket, head, { target: { host: target.host, port: target.port } });
   }
 
