@@ -6,10 +6,11 @@ import type { Config, ListenerConfig } from '../config/schema.js';
 import type { RequestHandler } from './handler.js';
 
 /** Status line for the errors a client can cause before a request exists. */
-function clientErrorStatus(code: string | undefined): string {
-  switch (code) {
+function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxHeaderSize: number): string {
+  switch (err.code) {
     case 'HPE_HEADER_OVERFLOW':
-      return '431 Request Header Fields Too Large';
+      // As nginx: 414 when the request line alone is over the limit, 431 for the header fields.
+      return requestLineLength(err.rawPacket) > maxHeaderSize ? '414 URI Too Long' : '431 Request Header Fields Too Large';
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return '408 Request Timeout';
     default:
@@ -17,14 +18,21 @@ function clientErrorStatus(code: string | undefined): string {
   }
 }
 
-/** Malformed or ambiguous requests (Node's strict parser rejects them) get 400/431/408 and a closed connection. */
-function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+/** Length of the request line at the start of `packet` (to its line end, or the whole packet), 0 when it does not start with one. */
+function requestLineLength(packet: Buffer | undefined): number {
+  if (packet === undefined || !/^[A-Z]+ /.test(packet.toString('latin1', 0, 16))) return 0;
+  const end = packet.indexOf('\n');
+  return end < 0 ? packet.length : end;
+}
+
+/** Malformed or ambiguous requests (Node's strict parser rejects them) get 400/414/431/408 and a closed connection. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, maxHeaderSize: number): void {
   const inResponse = (socket as Duplex & { _httpMessage?: unknown })._httpMessage;
   if (err.code === 'ECONNRESET' || !socket.writable || inResponse) {
     socket.destroy();
     return;
   }
-  socket.end(`HTTP/1.1 ${clientErrorStatus(err.code)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+  socket.end(`HTTP/1.1 ${clientErrorStatus(err, maxHeaderSize)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
 }
 
 /** One public listener: a plain or TLS server bound to the request handler. */
@@ -49,7 +57,7 @@ export class ProxyListener {
     };
     this.server = tls ? createTlsServer({ ...options, ...tls }, handler.handle) : createServer(options, handler.handle);
     this.server.maxConnections = limits.max_connections;
-    this.server.on('clientError', onClientError);
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, limits.max_header_size));
     this.server.on('upgrade', onUpgrade);
     this.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
   }
