@@ -55,6 +55,11 @@ export class RequestHandler {
       respondError(res, 'BAD_REQUEST', 'more than one Host header', true);
       return;
     }
+    if (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined) {
+      // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
+      respondError(res, 'BAD_REQUEST', 'Transfer-Encoding in an HTTP/1.0 request', true);
+      return;
+    }
     const route = this.controller.snapshot.router.match(head.host, req.url ?? '/');
     if (route === undefined) {
       this.unmatchedMeter.response(respondError(res, 'NO_ROUTE', 'no service matches this host and path'), (performance.now() - startedAt) / 1000);

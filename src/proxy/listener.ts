@@ -35,6 +35,11 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, maxHeader
   socket.end(`HTTP/1.1 ${clientErrorStatus(err, maxHeaderSize)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
 }
 
+function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy());
+}
+
 /** One public listener: a plain or TLS server bound to the request handler. */
 export class ProxyListener {
   readonly config: ListenerConfig;
@@ -59,6 +64,8 @@ export class ProxyListener {
     this.server.maxConnections = limits.max_connections;
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, limits.max_header_size));
     this.server.on('upgrade', onUpgrade);
+    // A reverse proxy never tunnels: CONNECT gets 405 and a closed connection.
+    this.server.on('connect', refuseConnect);
     this.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
   }
 
