@@ -94,8 +94,12 @@ export class ProxyListener {
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.server.closeAllConnections(), timeout);
       timer.unref();
+      // A connection whose last request finishes during the drain goes idle: close it then,
+      // rather than waiting out the keep-alive timeout.
+      const sweep = setInterval(() => this.server.closeIdleConnections(), 100);
       this.server.close(() => {
         clearTimeout(timer);
+        clearInterval(sweep);
         resolve();
       });
       this.server.closeIdleConnections();

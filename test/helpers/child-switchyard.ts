@@ -1,0 +1,64 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+/** The built CLI (`npm test` builds it first). */
+export const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
+
+/** A free loopback port (bound, read, released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** switchyard as a real child process, for signals: SIGKILL, SIGTERM. */
+export interface ChildSwitchyard {
+  readonly child: ChildProcess;
+  readonly proxyPort: number;
+  readonly adminUrl: string;
+  readonly configPath: string;
+  /** stderr and stdout so far (for failure messages). */
+  output(): string;
+  /** Resolves with the exit code (or the signal name) once the process is gone. */
+  readonly exited: Promise<number | string>;
+}
+
+/** Writes a config for `services` (YAML lines under `services:`) into `dir`; ports are fixed so a restart reuses them. */
+export async function writeChildConfig(dir: string, services: string, extra = ''): Promise<{ configPath: string; proxyPort: number; adminPort: number }> {
+  const proxyPort = await freePort();
+  const adminPort = await freePort();
+  const configPath = join(dir, 'switchyard.yaml');
+  writeFileSync(
+    configPath,
+    `listeners:\n  - { name: http, port: ${proxyPort}, address: 127.0.0.1 }\nadmin: { listen: "127.0.0.1:${adminPort}" }\nstate: { path: ${join(dir, 'state.json')} }\ncerts_dir: ${join(dir, 'certs')}\nlogging: { level: warn }\n${extra}\nservices:\n${services}`,
+  );
+  return { configPath, proxyPort, adminPort };
+}
+
+/** Starts `switchyard start --config` and waits until /healthz answers 200 (or the child dies). */
+export async function startChild(configPath: string, proxyPort: number, adminPort: number): Promise<ChildSwitchyard> {
+  const child = spawn(process.execPath, [CLI, 'start', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`switchyard exited with ${child.exitCode}: ${output}`);
+    if (Date.now() > deadline) throw new Error(`switchyard did not become ready: ${output}`);
+    const ok = await fetch(`${adminUrl}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, proxyPort, adminUrl, configPath, output: () => output, exited };
+}
