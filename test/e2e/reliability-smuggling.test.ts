@@ -45,6 +45,9 @@ const HOSTILE: [string, string][] = [
   ['space before colon', 'GET / HTTP/1.1\r\nHost: a\r\nX-Bad : 1\r\n\r\n'],
   ['h2c upgrade', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n'],
   ['70 KB of headers', `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`],
+  ['Transfer-Encoding in HTTP/1.0', 'POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'],
+  ['CONNECT', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'],
+  ['a 20 KB request line', `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: a\r\n\r\n`],
 ];
 
 describe('hostile and malformed requests', () => {
@@ -55,8 +58,22 @@ describe('hostile and malformed requests', () => {
     expect(spy.received().length).toBe(before);
   });
 
-  it('answers 431 to oversized headers', async () => {
+  it('answers 431 to oversized headers and 414 to an oversized request line', async () => {
     expect(await raw(`GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+    expect(await raw(`GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: a\r\n\r\n`)).toMatch(/^HTTP\/1\.1 414 /);
+  });
+
+  it('answers 400 to Transfer-Encoding in HTTP/1.0 and 405 to CONNECT', async () => {
+    expect(await raw('POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await raw('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')).toMatch(/^HTTP\/1\.1 405 /);
+  });
+
+  it('cuts a request whose body stalls past request_timeout, forwarding nothing', async () => {
+    const before = spy.received().length;
+    const started = Date.now();
+    await raw('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789', 5000);
+    expect(Date.now() - started).toBeLessThan(3500);
+    expect(spy.received().length).toBe(before);
   });
 
   it('forwards a clean request, and answers pipelined requests in order', async () => {
