@@ -1,21 +1,35 @@
 import { Agent, request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import type { Switchyard } from '../../src/app.js';
 import { startSwitchyard } from '../helpers/switchyard.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let app: Switchyard | undefined;
 const upstreams: Upstream[] = [];
+const wsServers: WebSocketServer[] = [];
 afterEach(async () => {
+  for (const wss of wsServers.splice(0)) {
+    for (const ws of wss.clients) ws.terminate();
+    wss.close();
+  }
   await app?.stop(0);
   app = undefined;
   await Promise.all(upstreams.splice(0).map((u) => u.close()));
 });
 
-interface Flip {
+/** One acknowledged admin change: when it was sent, when it was acknowledged, the weights it set. */
+interface Change {
   sentAt: number;
   ackAt: number;
-  to: string;
+  weights: Record<string, number>;
+}
+
+interface Answer {
+  startedAt: number;
+  endedAt: number;
+  body: string;
+  status: number;
 }
 
 function get(port: number, agent: Agent): Promise<{ status: number; body: string }> {
@@ -30,57 +44,140 @@ function get(port: number, agent: Agent): Promise<{ status: number; body: string
   });
 }
 
+/** Blue and green upstreams (answering their name, and echoing WebSocket messages prefixed with it) behind switchyard. */
+async function blueGreen(service: Record<string, unknown> = {}): Promise<Switchyard> {
+  const stacks: Record<string, { targets: string[] }> = {};
+  for (const name of ['blue', 'green']) {
+    const up = await startUpstream(name);
+    upstreams.push(up);
+    const wss = new WebSocketServer({ server: up.server });
+    wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`${name}:${m.toString()}`)));
+    wsServers.push(wss);
+    stacks[name] = { targets: [up.address] };
+  }
+  app = await startSwitchyard([{ name: 'web', stacks, ...service }]);
+  return app;
+}
+
+async function admin(sy: Switchyard, method: string, path: string, body: unknown): Promise<void> {
+  const reply = await fetch(`${sy.adminUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect(reply.status).toBe(200);
+}
+
+/**
+ * Runs `clients` keep-alive GET loops while `change(i)` is applied every 100 ms, `count`
+ * times; returns every answer, the socket errors, and each change with its timing.
+ */
+async function underLoad(sy: Switchyard, count: number, change: (i: number) => Promise<Record<string, number>>, clients = 20): Promise<{ answers: Answer[]; errors: number; changes: Change[] }> {
+  const port = sy.port('http');
+  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  const changes: Change[] = [{ sentAt: 0, ackAt: 0, weights: { blue: 100, green: 0 } }];
+  const answers: Answer[] = [];
+  let errors = 0;
+  let running = true;
+  const loop = async () => {
+    while (running) {
+      const startedAt = performance.now();
+      try {
+        answers.push({ startedAt, ...(await get(port, agent)), endedAt: performance.now() });
+      } catch {
+        errors++;
+      }
+    }
+  };
+  const loops = Array.from({ length: clients }, loop);
+  for (let i = 0; i < count; i++) {
+    const sentAt = performance.now();
+    const weights = await change(i);
+    changes.push({ sentAt, ackAt: performance.now(), weights });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  running = false;
+  await Promise.all(loops);
+  agent.destroy();
+  return { answers, errors, changes };
+}
+
+/**
+ * Answers whose stack is decided: started after a change was acknowledged and ended before
+ * the next one was sent (an answer overlapping a change in flight may see either side).
+ */
+function decided(answers: Answer[], changes: Change[]): { answer: Answer; weights: Record<string, number> }[] {
+  const out: { answer: Answer; weights: Record<string, number> }[] = [];
+  for (const answer of answers) {
+    const index = changes.findLastIndex((c) => c.ackAt <= answer.startedAt);
+    const next = changes[index + 1];
+    if (next !== undefined && next.sentAt <= answer.endedAt) continue;
+    out.push({ answer, weights: changes[index]!.weights });
+  }
+  return out;
+}
+
 describe('cut-over under load', () => {
   it('flips every 100 ms under 20 keep-alive clients with no failed or stale request', async () => {
-    const blue = await startUpstream('blue');
-    const green = await startUpstream('green');
-    upstreams.push(blue, green);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } } }]);
-    const port = app.port('http');
-    const agent = new Agent({ keepAlive: true, maxSockets: 20 });
-    const flips: Flip[] = [{ sentAt: 0, ackAt: 0, to: 'blue' }];
-    const answers: { startedAt: number; endedAt: number; body: string; status: number }[] = [];
-    let errors = 0;
-    let running = true;
-
-    const client = async () => {
-      while (running) {
-        const startedAt = performance.now();
-        try {
-          const reply = await get(port, agent);
-          answers.push({ startedAt, endedAt: performance.now(), ...reply });
-        } catch {
-          errors++;
-        }
-      }
-    };
-    const clients = Array.from({ length: 20 }, client);
-    for (let i = 0; i < 25; i++) {
+    const sy = await blueGreen();
+    const { answers, errors, changes } = await underLoad(sy, 25, async (i) => {
       const to = i % 2 === 0 ? 'green' : 'blue';
-      const sentAt = performance.now();
-      const reply = await fetch(`${app.adminUrl}/v1/services/web/switch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to }) });
-      expect(reply.status).toBe(200);
-      flips.push({ sentAt, ackAt: performance.now(), to });
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    running = false;
-    await Promise.all(clients);
-    agent.destroy();
-
+      await admin(sy, 'POST', '/v1/services/web/switch', { to });
+      return { blue: to === 'blue' ? 100 : 0, green: to === 'green' ? 100 : 0 };
+    });
     expect(errors).toBe(0);
     expect(answers.length).toBeGreaterThan(200);
     expect(answers.filter((a) => a.status !== 200)).toHaveLength(0);
-    let stale = 0;
-    for (const answer of answers) {
-      // The last flip acknowledged before the request started decides its stack, unless a
-      // later flip was already sent before the answer came back (then either is correct).
-      const index = flips.findLastIndex((f) => f.ackAt <= answer.startedAt);
-      const next = flips[index + 1];
-      if (next !== undefined && next.sentAt <= answer.endedAt) continue;
-      if (answer.body !== flips[index]!.to) {
-        stale++;
-      }
+    const stale = decided(answers, changes).filter(({ answer, weights }) => weights[answer.body] === 0);
+    expect(stale).toHaveLength(0);
+  });
+
+  it('changes weights every 100 ms (50/50, 100/0, 0/100, 80/20) with no failed request and none to a stack at weight 0', async () => {
+    const sy = await blueGreen();
+    const plan = [
+      { blue: 50, green: 50 },
+      { blue: 100, green: 0 },
+      { blue: 0, green: 100 },
+      { blue: 80, green: 20 },
+    ];
+    const { answers, errors, changes } = await underLoad(sy, 24, async (i) => {
+      const weights = plan[i % plan.length]!;
+      await admin(sy, 'PUT', '/v1/services/web/weights', { weights });
+      return weights;
+    });
+    expect(errors).toBe(0);
+    expect(answers.filter((a) => a.status !== 200)).toHaveLength(0);
+    const settled = decided(answers, changes);
+    expect(settled.filter(({ answer, weights }) => weights[answer.body] === 0)).toHaveLength(0);
+    const even = settled.filter(({ weights }) => weights.blue === 50).map(({ answer }) => answer.body);
+    expect(new Set(even)).toEqual(new Set(['blue', 'green']));
+  });
+
+  it('keeps WebSockets open on the stack they opened on while the service flips under HTTP load', async () => {
+    const sy = await blueGreen();
+    const port = sy.port('http');
+    const sockets: { ws: WebSocket; stack: string; closed: boolean; echoes: string[] }[] = [];
+    for (let i = 0; i < 10; i++) {
+      if (i === 5) await admin(sy, 'POST', '/v1/services/web/switch', { to: 'green' });
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+      await new Promise((r) => ws.once('open', r));
+      const entry = { ws, stack: i < 5 ? 'blue' : 'green', closed: false, echoes: [] as string[] };
+      ws.on('message', (m) => entry.echoes.push(m.toString()));
+      ws.on('close', () => (entry.closed = true));
+      sockets.push(entry);
     }
-    expect(stale).toBe(0);
+    const chatter = setInterval(() => {
+      for (const s of sockets) if (!s.closed) s.ws.send('ping');
+    }, 50);
+    const { errors, answers } = await underLoad(sy, 20, async (i) => {
+      const to = i % 2 === 0 ? 'blue' : 'green';
+      await admin(sy, 'POST', '/v1/services/web/switch', { to });
+      return { blue: to === 'blue' ? 100 : 0, green: to === 'green' ? 100 : 0 };
+    });
+    clearInterval(chatter);
+    expect(errors).toBe(0);
+    expect(answers.filter((a) => a.status !== 200)).toHaveLength(0);
+    for (const s of sockets) {
+      expect(s.closed).toBe(false);
+      expect(s.echoes.length).toBeGreaterThan(20);
+      expect(new Set(s.echoes)).toEqual(new Set([`${s.stack}:ping`]));
+      s.ws.terminate();
+    }
   });
 });
