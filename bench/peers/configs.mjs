@@ -12,10 +12,10 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; kee
 }
 
 /** nginx proxy_pass with upstream keep-alive (and WebSocket upgrades, as nginx's docs show). */
-export function nginxProxy(dir, { port, tlsPort, cert, upstreamPort, fds = 8192 }) {
+export function nginxProxy(dir, { port, tlsPort, cert, upstreamPort, fds = 16384 }) {
   const location = `location / { proxy_pass http://up; proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade; proxy_read_timeout 1h; }`;
-  return `worker_processes 1; daemon off; pid ${dir}/px.pid; error_log ${dir}/px.err; worker_rlimit_nofile ${fds * 2};
+  return `worker_processes 1; daemon off; pid ${dir}/px.pid; error_log ${dir}/px.err; worker_rlimit_nofile ${fds};
 events { worker_connections ${fds}; }
 http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; keepalive_requests 1000000;
   map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
@@ -24,11 +24,11 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; kee
   server { listen 127.0.0.1:${tlsPort} ssl; ssl_certificate ${cert.crt}; ssl_certificate_key ${cert.key}; ${location} } }`;
 }
 
-/** HAProxy: one thread, connection reuse, timeouts set; `cert.pem` is chain + key in one file. */
-export function haproxy({ port, tlsPort, cert, upstreamPort, fds = 8192 }) {
+/** HAProxy: one thread, connection reuse, timeouts set; `cert.pem` is chain + key in one file. `maxconn` counts client connections. */
+export function haproxy({ port, tlsPort, cert, upstreamPort, maxconn = 8192 }) {
   return `global
   nbthread 1
-  maxconn ${fds}
+  maxconn ${maxconn}
 defaults
   mode http
   timeout connect 5s

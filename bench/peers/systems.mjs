@@ -57,7 +57,7 @@ async function startNginx(ctx, { upstreamPort = ctx.upstreamPort, fds } = {}) {
   if (!has('nginx')) throw new Error('nginx is not installed');
   const p = await ports();
   const dir = mkdtempSync(join(ctx.dir, 'nginx-'));
-  writeFileSync(join(dir, 'nginx.conf'), configs.nginxProxy(dir, { ...p, cert: ctx.cert, upstreamPort, fds: fds ? fds / 2 : undefined }));
+  writeFileSync(join(dir, 'nginx.conf'), configs.nginxProxy(dir, { ...p, cert: ctx.cert, upstreamPort, fds }));
   const child = start(SUT_CORE, 'nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { fds });
   await waitReady(`http://127.0.0.1:${p.port}/`, { child });
   return { name: 'nginx', ...p, pid: child.pid, child };
@@ -67,7 +67,8 @@ async function startHaproxy(ctx, { upstreamPort = ctx.upstreamPort, fds } = {}) 
   if (!has('haproxy')) throw new Error('haproxy is not installed');
   const p = await ports();
   const file = join(mkdtempSync(join(ctx.dir, 'haproxy-')), 'haproxy.cfg');
-  writeFileSync(file, configs.haproxy({ ...p, cert: ctx.cert, upstreamPort, fds: fds ? fds / 2 : undefined }));
+  // HAProxy needs about two fds per client connection (client and server side) and refuses to start beyond its limit.
+  writeFileSync(file, configs.haproxy({ ...p, cert: ctx.cert, upstreamPort, maxconn: fds ? Math.floor(fds / 2) - 100 : undefined }));
   const child = start(SUT_CORE, 'haproxy', ['-f', file], { fds });
   await waitReady(`http://127.0.0.1:${p.port}/`, { child });
   return { name: 'haproxy', ...p, pid: child.pid, child };
