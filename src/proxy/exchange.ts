@@ -1,8 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
 import type { ServiceRoute } from '../routing/service-route.js';
+
+const kLive = Symbol('switchyard.liveExchanges');
+type ClientSocket = Socket & { [kLive]?: Set<Exchange> };
+
+/**
+ * The client connection closed: abandon every exchange still open on it. The response
+ * of a pipelined request that is still queued behind another never emits 'close' itself,
+ * so without this its upstream connection would be held until the response timeout.
+ */
+function onClientSocketClose(this: ClientSocket): void {
+  const live = this[kLive];
+  if (live !== undefined) for (const exchange of live) exchange.abandon();
+}
 
 /** One client request on its way through a forwarder; the forwarder's only per-request object. */
 export class Exchange {
@@ -30,6 +44,10 @@ export class Exchange {
   upstream: { destroy(): unknown } | undefined = undefined;
   /** The response to the client is complete or the exchange was abandoned. */
   done = false;
+  /** finish() ran. */
+  private finished = false;
+  /** Open exchanges of the same client connection. */
+  private readonly live: Set<Exchange>;
 
   constructor(req: IncomingMessage, res: ServerResponse, route: ServiceRoute, pool: StackPool, target: Target, headers: string[], hasBody: boolean, extraHeaders: readonly string[] | undefined, startedAt: number, accessLog: Logger | undefined) {
     this.req = req;
@@ -42,10 +60,29 @@ export class Exchange {
     this.extraHeaders = extraHeaders;
     this.startedAt = startedAt;
     this.accessLog = accessLog;
+    const socket = req.socket as ClientSocket;
+    let live = socket[kLive];
+    if (live === undefined) {
+      live = socket[kLive] = new Set();
+      socket.once('close', onClientSocketClose);
+    }
+    live.add(this);
+    this.live = live;
+  }
+
+  /** The client left before its response was complete: stop the upstream side. */
+  abandon(): void {
+    if (this.finished) return;
+    this.done = true;
+    this.upstream?.destroy();
+    this.finish(499);
   }
 
   /** Records the finished exchange once: metrics, and the access log when enabled. 499 = client went away. */
   finish(status: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.live.delete(this);
     const seconds = (performance.now() - this.startedAt) / 1000;
     this.pool.meter.response(status, seconds);
     this.accessLog?.info({ service: this.route.name, stack: this.pool.name, target: this.target.address, method: this.req.method, url: this.req.url, status, ms: Math.round(seconds * 1000), retries: this.retries }, 'access');

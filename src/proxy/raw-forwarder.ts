@@ -50,6 +50,8 @@ class UpstreamConnection {
   closed = false;
   /** How long this connection may idle in the pool: the pool's idle timeout, or less when the upstream's `Keep-Alive: timeout=` says so. */
   idleTimeout: number;
+  /** The client response this connection stopped reading for (backpressure), if any. */
+  pausedFor: Exchange['res'] | undefined = undefined;
   /** Header pairs flushed early by the parser (heads spanning several reads). */
   pendingHeaders: string[] | undefined = undefined;
 
@@ -144,11 +146,18 @@ class UpstreamConnection {
     const attempt = this.attempt;
     if (attempt === undefined || attempt.exchange.done) return;
     const res = attempt.exchange.res;
-    if (!res.write(chunk)) {
+    if (!res.write(chunk) && this.pausedFor === undefined) {
+      this.pausedFor = res;
       this.socket.pause();
-      res.once('drain', () => this.socket.resume());
+      res.once('drain', this.onDrain);
     }
   }
+
+  /** The client caught up: read from the upstream again. */
+  private readonly onDrain = (): void => {
+    this.pausedFor = undefined;
+    this.socket.resume();
+  };
 
   onComplete(): void {
     const attempt = this.attempt;
@@ -159,6 +168,13 @@ class UpstreamConnection {
     }
     attempt.complete = true;
     this.attempt = undefined;
+    if (this.pausedFor !== undefined) {
+      // The whole response is handed over (the client response buffers the rest): the
+      // connection must read again before it serves anyone else.
+      this.pausedFor.off('drain', this.onDrain);
+      this.pausedFor = undefined;
+      this.socket.resume();
+    }
     attempt.end();
     if (!attempt.exchange.done) attempt.exchange.res.end();
     if (attempt.keepAlive && attempt.bodyDone && !this.closed && this.idleTimeout > 0) {

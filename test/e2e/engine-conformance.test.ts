@@ -314,4 +314,45 @@ describe.each(['node', 'fast'] as const)('forwarding engine %s', (engine) => {
     expect((await send(port)).status).toBe(200);
     expect(connections).toBe(2);
   });
+
+  it('does not hand a connection still paused for a slow reader to the next request', async () => {
+    const big = Buffer.alloc(32 * 1024, 'b');
+    const huge = Buffer.alloc(8 * 1024 * 1024, 'h');
+    const up = await httpUpstream((req, res) => res.end(req.url === '/huge' ? huge : req.url === '/big' ? big : 'ok'));
+    const port = await proxy([up]);
+    // A slow reader: its first answer fills the socket buffers, the pipelined second one
+    // (32 KB, more than a response buffers before it pushes back) completes upstream while
+    // the client reads nothing.
+    const slow = connect(port, '127.0.0.1');
+    slow.on('error', () => undefined);
+    slow.pause();
+    closers.push(() => void slow.destroy());
+    slow.write('GET /huge HTTP/1.1\r\nHost: svc\r\n\r\nGET /big HTTP/1.1\r\nHost: svc\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    const reply = await send(port);
+    expect(reply.body.toString()).toBe('ok');
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('releases the upstream side of pipelined requests still queued when the client leaves', async () => {
+    let arrived!: () => void;
+    const arrival = new Promise<void>((r) => (arrived = r));
+    let upstreamClosed = false;
+    const huge = Buffer.alloc(8 * 1024 * 1024, 'h');
+    const up = await httpUpstream((req, res) => {
+      if (req.url === '/huge') return void res.end(huge);
+      arrived(); // /hang: never answered
+      req.socket.on('close', () => (upstreamClosed = true));
+    });
+    const port = await proxy([up]);
+    const client = connect(port, '127.0.0.1');
+    client.on('error', () => undefined);
+    client.pause();
+    client.write('GET /huge HTTP/1.1\r\nHost: svc\r\n\r\nGET /hang HTTP/1.1\r\nHost: svc\r\n\r\n');
+    await arrival;
+    client.destroy();
+    await waitFor(() => upstreamClosed, 2000);
+    expect(upstreamClosed).toBe(true);
+  });
 });
