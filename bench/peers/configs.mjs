@@ -12,14 +12,14 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; kee
 }
 
 /** nginx proxy_pass with upstream keep-alive (and WebSocket upgrades, as nginx's docs show). */
-export function nginxProxy(dir, { port, tlsPort, cert, upstreamPort, fds = 16384 }) {
+export function nginxProxy(dir, { port, tlsPort, cert, upstreamPort, fds = 16384, servers = [`127.0.0.1:${upstreamPort}`] }) {
   const location = `location / { proxy_pass http://up; proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade; proxy_read_timeout 1h; }`;
   return `worker_processes 1; daemon off; pid ${dir}/px.pid; error_log ${dir}/px.err; worker_rlimit_nofile ${fds};
 events { worker_connections ${fds}; }
 http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; keepalive_requests 1000000;
   map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
-  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  upstream up { ${servers.map((a) => `server ${a};`).join(' ')} keepalive ${Math.max(64, servers.length)}; }
   server { listen 127.0.0.1:${port}; ${location} }
   server { listen 127.0.0.1:${tlsPort} ssl; ssl_certificate ${cert.crt}; ssl_certificate_key ${cert.key}; ${location} } }`;
 }
@@ -86,9 +86,14 @@ export function loopback(i) {
   return `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
 }
 
+/** `count` upstream addresses on distinct loopback addresses, same port. */
+export function loopbackTargets(count, port) {
+  return Array.from({ length: count }, (_, i) => `${loopback(i)}:${port}`);
+}
+
 /** One service whose blue stack has `count` targets on distinct loopback addresses, same port. */
 export function manyTargets(count, port) {
-  const targets = Array.from({ length: count }, (_, i) => `"${loopback(i)}:${port}"`);
+  const targets = loopbackTargets(count, port).map((a) => `"${a}"`);
   return `  - name: bench\n    paths: ["/"]\n    stacks: { blue: { targets: [${targets.join(', ')}] }, green: { targets: ["127.0.0.1:${port}"] } }\n    active: blue\n`;
 }
 

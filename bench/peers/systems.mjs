@@ -1,6 +1,6 @@
 // Starting each system under test on core 0. Every starter resolves to
 // { name, port, tlsPort, pid, child } once the system answers, or throws.
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as configs from './configs.mjs';
 import { freePort, has, start, waitReady } from '../lib/proc.mjs';
@@ -30,7 +30,7 @@ async function ports() {
  * switchyard from dist/ with a generated config; `services` is the YAML of its service
  * list (default: `bench` on the upstream), `extra` top-level YAML, `fds` an open-file limit.
  */
-export async function startSwitchyard(ctx, { name = 'switchyard', services, extra = '', env, upstreamPort = ctx.upstreamPort, fds } = {}) {
+export async function startSwitchyard(ctx, { name = 'switchyard', services, extra = '', env, upstreamPort = ctx.upstreamPort, fds, extraCerts } = {}) {
   const p = await ports();
   const adminPort = await freePort();
   const dir = mkdtempSync(join(ctx.dir, 'sy-'));
@@ -38,6 +38,8 @@ export async function startSwitchyard(ctx, { name = 'switchyard', services, extr
   copyFileSync(ctx.cert.crt, join(dir, 'certs/bench.crt'));
   copyFileSync(ctx.cert.key, join(dir, 'certs/bench.key'));
   chmodSync(join(dir, 'certs/bench.key'), 0o600);
+  // More certificates (scaling case): every <name>.crt/.key of `extraCerts` joins certs_dir.
+  if (extraCerts) cpSync(extraCerts, join(dir, 'certs'), { recursive: true });
   const yaml = configs.switchyard(dir, { ...p, adminPort, services: services ?? configs.benchService(`127.0.0.1:${upstreamPort}`), extra });
   writeFileSync(join(dir, 'switchyard.yaml'), yaml);
   const child = start(SUT_CORE, process.execPath, [join(ctx.root, 'dist/cli/main.js'), 'start', '--config', join(dir, 'switchyard.yaml')], { env, fds });
@@ -53,11 +55,11 @@ async function startHttpProxy(ctx, { upstreamPort = ctx.upstreamPort, fds } = {}
   return { name: 'http-proxy', ...p, pid: child.pid, child };
 }
 
-async function startNginx(ctx, { upstreamPort = ctx.upstreamPort, fds } = {}) {
+async function startNginx(ctx, { upstreamPort = ctx.upstreamPort, fds, servers } = {}) {
   if (!has('nginx')) throw new Error('nginx is not installed');
   const p = await ports();
   const dir = mkdtempSync(join(ctx.dir, 'nginx-'));
-  writeFileSync(join(dir, 'nginx.conf'), configs.nginxProxy(dir, { ...p, cert: ctx.cert, upstreamPort, fds }));
+  writeFileSync(join(dir, 'nginx.conf'), configs.nginxProxy(dir, { ...p, cert: ctx.cert, upstreamPort, fds, servers }));
   const child = start(SUT_CORE, 'nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { fds });
   await waitReady(`http://127.0.0.1:${p.port}/`, { child });
   return { name: 'nginx', ...p, pid: child.pid, child };
