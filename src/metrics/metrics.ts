@@ -1,9 +1,10 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Target } from '../pool/target.js';
 import type { UpstreamErrorKind } from '../proxy/upstream-errors.js';
 import type { StateController } from '../state/controller.js';
 import type { SwitchyardEvent } from '../state/events.js';
 import type { StackMeter } from './meter.js';
+import { ResponseSeries } from './response-series.js';
 
 /** Request duration buckets for a proxy: 0.5 ms to 10 s. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -24,8 +25,7 @@ export interface MetricSources {
  */
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'service' | 'stack' | 'code'>;
-  private readonly duration: Histogram<'service' | 'stack'>;
+  private readonly responses: ResponseSeries;
   private readonly upstreamErrors: Counter<'service' | 'stack' | 'target' | 'kind'>;
   private readonly switches: Counter<'service'>;
   private readonly lastActive = new Map<string, string>();
@@ -36,8 +36,12 @@ export class Metrics {
     // These three are gauges named like counters, which promtool rejects; the same counts
     // stay available per type as nodejs_active_{handles,requests,resources}.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
-    this.requests = new Counter({ name: 'switchyard_requests_total', help: 'Requests answered, by service, stack and status code.', labelNames: ['service', 'stack', 'code'], registers });
-    this.duration = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request arrival to the end of the response.', labelNames: ['service', 'stack'], buckets: DURATION_BUCKETS, registers });
+    this.responses = new ResponseSeries(
+      this.registry,
+      { requests: 'switchyard_requests_total', duration: 'switchyard_request_duration_seconds' },
+      { requests: 'Requests answered, by service, stack and status code.', duration: 'Time from request arrival to the end of the response.' },
+      DURATION_BUCKETS,
+    );
     this.upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Failed upstream attempts, by kind (connect, timeout, reset, protocol, 5xx).', labelNames: ['service', 'stack', 'target', 'kind'], registers });
     this.switches = new Counter({ name: 'switchyard_switches_total', help: 'Switches and rollbacks, plus weight changes that moved the active stack.', labelNames: ['service'], registers });
     const { controller } = sources;
@@ -115,17 +119,12 @@ export class Metrics {
 
   /** A meter with its children bound now, so the request path does no label lookups. */
   meterFor(service: string, stack: string): StackMeter {
-    const histogram = this.duration.labels(service, stack);
-    const requests = this.requests;
+    const series = this.responses.of(service, stack);
     const upstreamErrors = this.upstreamErrors;
-    const byCode = new Map<number, ReturnType<Counter['labels']>>();
     const errors = new Map<string, ReturnType<Counter['labels']>>();
     return {
       response(status: number, seconds: number) {
-        let child = byCode.get(status);
-        if (child === undefined) byCode.set(status, (child = requests.labels(service, stack, String(status))));
-        child.inc();
-        histogram.observe(seconds);
+        series.record(status, seconds);
       },
       upstreamError(target: Target, kind: UpstreamErrorKind) {
         const key = `${target.address} ${kind}`;
