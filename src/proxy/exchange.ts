@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
 import type { ServiceRoute } from '../routing/service-route.js';
+import { bufferBody, isReplayable } from './body-buffer.js';
 
 const kLive = Symbol('switchyard.liveExchanges');
 type ClientSocket = Socket & { [kLive]?: Set<Exchange> };
@@ -87,6 +88,38 @@ export class Exchange {
     this.pool.meter.response(status, seconds);
     this.accessLog?.info({ service: this.route.name, stack: this.pool.name, target: this.target.address, method: this.req.method, url: this.req.url, status, ms: Math.round(seconds * 1000), retries: this.retries }, 'access');
   }
+}
+
+const kExchange = Symbol('switchyard.exchange');
+type ClientResponse = ServerResponse & { [kExchange]?: Exchange };
+
+/** The client response closed: complete, or cut short (499) and then the upstream side is stopped. */
+function onClientClose(this: ClientResponse): void {
+  const exchange = this[kExchange];
+  if (exchange === undefined) return;
+  exchange.done = true;
+  if (!this.writableFinished) exchange.upstream?.destroy();
+  exchange.finish(this.writableFinished ? this.statusCode : 499);
+}
+
+function ignoreError(): void {}
+
+/**
+ * What every forwarder does first: watch the client response, and read a small body in
+ * full (so a failed attempt can send it again) before calling `attempt`.
+ */
+export function startExchange(exchange: Exchange, attempt: (exchange: Exchange) => void): void {
+  const res = exchange.res as ClientResponse;
+  res[kExchange] = exchange;
+  res.on('close', onClientClose);
+  if (exchange.hasBody) {
+    exchange.req.on('error', ignoreError);
+    if (isReplayable(exchange)) {
+      bufferBody(exchange, attempt);
+      return;
+    }
+  }
+  attempt(exchange);
 }
 
 /** Forwards exchanges to their target; the interface a faster engine can replace. */

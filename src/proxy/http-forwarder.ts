@@ -1,11 +1,11 @@
-import { Agent, request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { PassiveHealth } from '../health/passive.js';
 import type { Target } from '../pool/target.js';
-import { bufferBody, bufferedBody, isReplayable } from './body-buffer.js';
+import { bufferedBody } from './body-buffer.js';
 import { responseHeaders } from './headers.js';
-import type { Exchange, Forwarder } from './exchange.js';
+import { startExchange, type Exchange, type Forwarder } from './exchange.js';
 import { respondError } from './respond.js';
 import { classifyUpstreamError, isTargetFault, shouldRetry, statusForFailure, type UpstreamErrorKind } from './upstream-errors.js';
 
@@ -37,10 +37,8 @@ class Attempt {
 }
 
 const kAttempt = Symbol('switchyard.attempt');
-const kExchange = Symbol('switchyard.exchange');
 type UpstreamRequest = ClientRequest & { [kAttempt]: Attempt };
 type UpstreamResponse = IncomingMessage & { [kAttempt]?: Attempt };
-type ClientResponse = ServerResponse & { [kExchange]?: Exchange };
 
 /**
  * Forwards with node:http over a keep-alive agent. The engine decides nothing about
@@ -61,20 +59,10 @@ export class HttpForwarder implements Forwarder {
   }
 
   forward(exchange: Exchange): void {
-    const res = exchange.res as ClientResponse;
-    res[kExchange] = exchange;
-    res.on('close', onClientClose);
-    if (exchange.hasBody) {
-      exchange.req.on('error', ignoreError);
-      if (isReplayable(exchange)) {
-        bufferBody(exchange, this.start);
-        return;
-      }
-    }
-    this.attempt(exchange);
+    startExchange(exchange, this.start);
   }
 
-  /** `attempt`, bound: the callback once a small body is buffered. */
+  /** `attempt`, bound once: what startExchange calls (at once, or after buffering a small body). */
   private readonly start = (exchange: Exchange): void => this.attempt(exchange);
 
   /** Starts one attempt at `exchange.target`. */
@@ -107,8 +95,6 @@ export class HttpForwarder implements Forwarder {
     this.agent.destroy();
   }
 }
-
-function ignoreError(): void {}
 
 /** Body bytes go out only once the connection is up, so a connect failure can be retried with the body intact. */
 function onUpstreamSocket(this: UpstreamRequest, socket: Socket): void {
@@ -198,11 +184,3 @@ function onUpstreamError(this: UpstreamRequest, err: NodeJS.ErrnoException): voi
   respondError(exchange.res, status === 504 ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED', `service "${exchange.route.name}" stack "${exchange.pool.name}": upstream ${attempt.target.address} failed (${kind}: ${err.code ?? err.message})`);
 }
 
-/** The client went away or the response completed: abort a still-running upstream request. */
-function onClientClose(this: ClientResponse): void {
-  const exchange = this[kExchange];
-  if (exchange === undefined) return;
-  exchange.done = true;
-  if (!this.writableFinished) exchange.upstream?.destroy();
-  exchange.finish(this.writableFinished ? this.statusCode : 499);
-}

@@ -3,8 +3,8 @@ import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { PassiveHealth } from '../health/passive.js';
 import type { Target } from '../pool/target.js';
-import type { Exchange, Forwarder } from './exchange.js';
-import { bufferBody, bufferedBody, isReplayable } from './body-buffer.js';
+import { startExchange, type Exchange, type Forwarder } from './exchange.js';
+import { bufferedBody } from './body-buffer.js';
 import { responseHeaders } from './headers.js';
 import { respondError } from './respond.js';
 import { classifyUpstreamError, isTargetFault, shouldRetry, statusForFailure, type UpstreamErrorKind } from './upstream-errors.js';
@@ -326,9 +326,6 @@ class Attempt {
   }
 }
 
-const kExchange = Symbol('switchyard.raw.exchange');
-type ClientResponse = Exchange['res'] & { [kExchange]?: Exchange };
-
 /**
  * Forwards over raw keep-alive `net.Socket`s, parsing upstream responses strictly with
  * Node's own llhttp binding. Same decisions as the node engine (retries by `shouldRetry`,
@@ -353,20 +350,10 @@ export class RawForwarder implements Forwarder {
   }
 
   forward(exchange: Exchange): void {
-    const res = exchange.res as ClientResponse;
-    res[kExchange] = exchange;
-    res.on('close', onClientClose);
-    if (exchange.hasBody) {
-      exchange.req.on('error', ignoreError);
-      if (isReplayable(exchange)) {
-        bufferBody(exchange, this.start);
-        return;
-      }
-    }
-    this.attempt(exchange);
+    startExchange(exchange, this.start);
   }
 
-  /** `attempt`, bound: the callback once a small body is buffered. */
+  /** `attempt`, bound once: what startExchange calls (at once, or after buffering a small body). */
   private readonly start = (exchange: Exchange): void => this.attempt(exchange);
 
   /**
@@ -464,8 +451,6 @@ class TargetConnections {
   }
 }
 
-function ignoreError(): void {}
-
 /** Margin kept below an upstream's announced keep-alive timeout, so we never reuse a socket it is closing (as Node's agent does). */
 const KEEP_ALIVE_HINT_MARGIN = 1000;
 const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,])timeout=(\d+)/i;
@@ -481,10 +466,3 @@ function idleTimeoutFor(headers: string[], poolTimeout: number): number {
   return poolTimeout;
 }
 
-function onClientClose(this: ClientResponse): void {
-  const exchange = this[kExchange];
-  if (exchange === undefined) return;
-  exchange.done = true;
-  if (!this.writableFinished) exchange.upstream?.destroy();
-  exchange.finish(this.writableFinished ? this.statusCode : 499);
-}
