@@ -9,7 +9,6 @@ import { readRequestHead } from './headers.js';
 import type { ListenerRouting } from './handler.js';
 import { CLOSE_GOING_AWAY, WebSocketGuard } from './websocket-guard.js';
 
-
 /** Open proxied WebSockets per service and stack, so a drain can close the old stack's. */
 export class WebSocketRegistry {
   private readonly open = new Map<string, Map<string, Set<Duplex>>>();
