@@ -150,3 +150,11 @@ export function responseHeaders(raw: readonly string[], extra: readonly string[]
   if (extra !== undefined) for (const item of extra) out.push(item);
   return out;
 }
+
+/** Trailer fields to pass on (hop-by-hop ones dropped as for headers), as pairs for `res.addTrailers`. */
+export function trailerPairs(raw: readonly string[]): [string, string][] {
+  const flat = responseHeaders(raw, undefined);
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i] as string, flat[i + 1] as string]);
+  return pairs;
+}

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { PassiveHealth } from '../health/passive.js';
 import type { Target } from '../pool/target.js';
 import { bufferedBody } from './body-buffer.js';
-import { responseHeaders } from './headers.js';
+import { responseHeaders, trailerPairs } from './headers.js';
 import { startExchange, type Exchange, type Forwarder } from './exchange.js';
 import { respondError } from './respond.js';
 import { classifyUpstreamError, isTargetFault, shouldRetry, statusForFailure, type UpstreamErrorKind } from './upstream-errors.js';
@@ -134,7 +134,15 @@ function onUpstreamResponse(this: UpstreamRequest, upstreamRes: UpstreamResponse
   res.writeHead(status, upstreamRes.statusMessage, responseHeaders(upstreamRes.rawHeaders, exchange.extraHeaders));
   upstreamRes[kAttempt] = attempt;
   upstreamRes.on('error', onUpstreamBodyError);
+  // Before pipe(), so the trailers are added before pipe ends the client response.
+  upstreamRes.once('end', onUpstreamEnd);
   upstreamRes.pipe(res);
+}
+
+/** Passes the upstream's trailer fields on (they arrive with the end of the body). */
+function onUpstreamEnd(this: UpstreamResponse): void {
+  const attempt = this[kAttempt];
+  if (attempt !== undefined && this.rawTrailers.length > 0 && !attempt.exchange.done) attempt.exchange.res.addTrailers(trailerPairs(this.rawTrailers));
 }
 
 /** The upstream broke off mid-body: the client's response cannot be completed, so cut it. */

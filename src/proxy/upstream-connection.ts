@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 import type { Target } from '../pool/target.js';
 import type { Exchange } from './exchange.js';
+import { trailerPairs } from './headers.js';
 import type { Attempt, RawForwarder } from './raw-forwarder.js';
 
 /** The slice of Node's llhttp binding this engine uses (`_http_common`, what node:http itself parses with). */
@@ -156,6 +157,10 @@ export class UpstreamConnection {
     }
     attempt.complete = true;
     this.attempt = undefined;
+    // Fields the parser flushed after the body are trailers: they belong to this response,
+    // never to the next one on the connection.
+    const trailers = this.pendingHeaders;
+    this.pendingHeaders = undefined;
     if (this.pausedFor !== undefined) {
       // The whole response is handed over (the client response buffers the rest): the
       // connection must read again before it serves anyone else.
@@ -164,7 +169,11 @@ export class UpstreamConnection {
       this.socket.resume();
     }
     attempt.end();
-    if (!attempt.exchange.done) attempt.exchange.res.end();
+    const res = attempt.exchange.res;
+    if (!attempt.exchange.done) {
+      if (trailers !== undefined) res.addTrailers(trailerPairs(trailers));
+      res.end();
+    }
     if (attempt.keepAlive && attempt.bodyDone && !this.closed && this.idleTimeout > 0) {
       this.reused = true;
       this.socket.setTimeout(this.idleTimeout);

@@ -355,4 +355,30 @@ describe.each(['node', 'fast'] as const)('forwarding engine %s', (engine) => {
     await waitFor(() => upstreamClosed, 2000);
     expect(upstreamClosed).toBe(true);
   });
+
+  it('passes response trailers on, and never lets one leak into the next response on the connection', async () => {
+    const up = await httpUpstream((req, res) => {
+      if (req.url === '/with-trailer') {
+        res.writeHead(200, { 'transfer-encoding': 'chunked', trailer: 'X-Checksum' });
+        res.write('body');
+        res.addTrailers({ 'X-Checksum': 'abc' });
+        res.end();
+      } else res.end('plain');
+    });
+    const port = await proxy([up]);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    closers.push(() => agent.destroy());
+    const trailers = await new Promise<Record<string, string | undefined>>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/with-trailer', headers: { host: 'svc', te: 'trailers' }, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.trailers));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(trailers['x-checksum']).toBe('abc');
+    const next = await send(port, { path: '/plain', agent });
+    expect(next.body.toString()).toBe('plain');
+    expect(next.headers['x-checksum']).toBeUndefined();
+  });
 });
