@@ -51,8 +51,10 @@ export class ProxyListener {
     this.handler = handler;
     const options: ServerOptions = {
       maxHeaderSize: limits.max_header_size,
-      headersTimeout: limits.header_timeout,
-      requestTimeout: Math.max(limits.request_timeout, limits.header_timeout),
+      // Node requires headersTimeout <= requestTimeout: a whole-request limit shorter than the
+      // head limit also bounds the head, rather than being raised to it.
+      headersTimeout: Math.min(limits.header_timeout, limits.request_timeout),
+      requestTimeout: limits.request_timeout,
       keepAliveTimeout: limits.keepalive_timeout,
       // Check the slowloris timers every second instead of Node's default 30 s.
       connectionsCheckingInterval: 1000,

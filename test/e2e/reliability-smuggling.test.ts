@@ -1,6 +1,6 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Switchyard } from '../../src/app.js';
+import { rawHttp } from '../helpers/raw-http.js';
 import { startSpyUpstream, type SpyUpstream } from '../helpers/spy-upstream.js';
 import { startSwitchyard } from '../helpers/switchyard.js';
 
@@ -19,19 +19,7 @@ afterAll(async () => {
 });
 
 /** Sends raw bytes and collects everything until the proxy closes (or `ms` pass). */
-function raw(bytes: string, ms = 3000): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(app.port('http'), '127.0.0.1', () => socket.write(bytes));
-    let text = '';
-    const timer = setTimeout(() => socket.destroy(), ms);
-    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(text);
-    });
-  });
-}
+const raw = (bytes: string, ms = 3000): Promise<string> => rawHttp(app.port('http'), bytes, ms);
 
 const HOSTILE: [string, string][] = [
   ['CL + TE', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
