@@ -67,7 +67,7 @@ export class Switchyard {
     };
     this.health = new HealthChecker(controller, log);
     const pooling = { idleTimeout: config.upstream.idle_timeout, maxSockets: config.upstream.max_sockets };
-    this.forwarder = config.upstream.engine === 'fast' ? new RawForwarder(pooling, passive, log) : new HttpForwarder(pooling, passive, log);
+    this.forwarder = config.upstream.engine === 'fast' ? new RawForwarder(pooling, passive) : new HttpForwarder(pooling, passive);
     this.wsProxy = new WebSocketProxy(controller, this.websockets, log);
     this.admin = createAdminApp({ token, loopback: isLoopbackHost(hostOfHeader(config.admin.listen)), bodyLimit: config.admin.body_limit, log });
     this.admin.get('/healthz', async (_request, reply) => {

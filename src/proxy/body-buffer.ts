@@ -4,7 +4,7 @@ import type { Exchange } from './exchange.js';
  * Request bodies up to this size (with a Content-Length) are read in full before the
  * first attempt, so a reset on a stale pooled socket can send them again.
  */
-export const REPLAYABLE_BODY_LIMIT = 64 * 1024;
+const REPLAYABLE_BODY_LIMIT = 64 * 1024;
 
 /** Buffered request bodies, by exchange. */
 const replayable = new WeakMap<Exchange, Buffer>();

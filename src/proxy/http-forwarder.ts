@@ -1,6 +1,5 @@
 import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Logger } from 'pino';
 import type { PassiveHealth } from '../health/passive.js';
 import type { Target } from '../pool/target.js';
 import { bufferedBody } from './body-buffer.js';
@@ -48,14 +47,12 @@ type UpstreamResponse = IncomingMessage & { [kAttempt]?: Attempt };
 export class HttpForwarder implements Forwarder {
   readonly agent: Agent;
   readonly passive: PassiveHealth;
-  readonly log: Logger;
 
-  constructor(options: HttpForwarderOptions, passive: PassiveHealth, log: Logger) {
+  constructor(options: HttpForwarderOptions, passive: PassiveHealth) {
     // `timeout` closes idle pooled sockets (Node's agent destroys free sockets on timeout)
     // and also honours a shorter `Keep-Alive: timeout=` hint from the upstream.
     this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, timeout: options.idleTimeout, scheduling: 'lifo' });
     this.passive = passive;
-    this.log = log;
   }
 
   forward(exchange: Exchange): void {

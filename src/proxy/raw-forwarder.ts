@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import type { PassiveHealth } from '../health/passive.js';
 import type { Target } from '../pool/target.js';
 import { startExchange, type Exchange, type Forwarder } from './exchange.js';
@@ -156,7 +155,6 @@ export class Attempt {
  */
 export class RawForwarder implements Forwarder {
   readonly passive: PassiveHealth;
-  readonly log: Logger;
   readonly idleTimeout: number;
   readonly maxSockets: number;
   readonly maxHeaderSize: number;
@@ -164,12 +162,11 @@ export class RawForwarder implements Forwarder {
   private readonly targets = new Map<Target, TargetConnections>();
   private readonly all = new Set<UpstreamConnection>();
 
-  constructor(options: RawForwarderOptions, passive: PassiveHealth, log: Logger) {
+  constructor(options: RawForwarderOptions, passive: PassiveHealth) {
     this.idleTimeout = options.idleTimeout;
     this.maxSockets = options.maxSockets;
     this.maxHeaderSize = options.maxHeaderSize ?? 65_536;
     this.passive = passive;
-    this.log = log;
   }
 
   forward(exchange: Exchange): void {
