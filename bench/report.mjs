@@ -29,23 +29,41 @@ export function markdown({ command, load, upstream, rows, websockets = [], cutov
     for (const r of rows) {
       const peer = (name) => rows.find((o) => o.scenario === r.scenario && o.system === name)?.rps;
       const ratio = (name) => (peer(name) ? fmt(r.rps / peer(name), 2) : '–');
-      lines.push(`| ${r.system} | ${r.scenario} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.rssMiB)} | ${ratio('nginx')} | ${ratio('http-proxy')} | ${notes(r)} |`);
+      lines.push(
+        `| ${r.system} | ${r.scenario} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.rssMiB)} | ${ratio('nginx')} | ${ratio('http-proxy')} | ${notes(r)} |`,
+      );
     }
     lines.push('');
   }
   if (websockets.length) {
-    lines.push('h: idle WebSockets through each proxy', '', '| system | open | failed | RSS before MiB | RSS after MiB | KiB per connection | × nginx |', '|---|---:|---:|---:|---:|---:|---:|');
+    lines.push(
+      'h: idle WebSockets through each proxy',
+      '',
+      '| system | open | failed | RSS before MiB | RSS after MiB | KiB per connection | × nginx |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+    );
     const nginx = websockets.find((w) => w.system === 'nginx')?.perConnKiB;
-    for (const w of websockets) lines.push(`| ${w.system} | ${w.opened} | ${w.failed} | ${fmt(w.rssBefore / 1024)} | ${fmt(w.rssAfter / 1024)} | ${fmt(w.perConnKiB, 1)} | ${nginx ? fmt(w.perConnKiB / nginx, 2) : '–'} |`);
+    for (const w of websockets)
+      lines.push(
+        `| ${w.system} | ${w.opened} | ${w.failed} | ${fmt(w.rssBefore / 1024)} | ${fmt(w.rssAfter / 1024)} | ${fmt(w.perConnKiB, 1)} | ${nginx ? fmt(w.perConnKiB / nginx, 2) : '–'} |`,
+      );
     lines.push('');
   }
   if (cutover.length) {
-    lines.push('i: cut-over under load (switch blue ⇄ green every 100 ms)', '', '| system | req/s | flips | flips/s | flip p99 ms | failed | stale (old stack after ack) | ambiguous (flip in flight) |', '|---|---:|---:|---:|---:|---:|---:|---:|');
-    for (const c of cutover) lines.push(`| ${c.system} | ${fmt(c.rps)} | ${c.flips} | ${fmt(c.flipsPerSecond, 1)} | ${fmt(c.flipP99, 1)} | ${c.failed} | ${c.stale} | ${c.ambiguous} |`);
+    lines.push(
+      'i: cut-over under load (switch blue ⇄ green every 100 ms)',
+      '',
+      '| system | req/s | flips | flips/s | flip p99 ms | failed | stale (old stack after ack) | ambiguous (flip in flight) |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const c of cutover)
+      lines.push(
+        `| ${c.system} | ${fmt(c.rps)} | ${c.flips} | ${fmt(c.flipsPerSecond, 1)} | ${fmt(c.flipP99, 1)} | ${c.failed} | ${c.stale} | ${c.ambiguous} |`,
+      );
     lines.push('');
   }
   for (const f of failures) lines.push(`- ${f.system}: failed — ${f.error.split('\n')[0]}`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** Bar chart: req/s (left) and p99 (right) per system, grouped by scenario, scaled per scenario. */
@@ -75,7 +93,8 @@ export function svg(rows) {
     }
     y += 8;
   }
-  const head = `<text x="10" y="18" font-size="14">switchyard benchmark — ${esc(machine())}</text>` +
+  const head =
+    `<text x="10" y="18" font-size="14">switchyard benchmark — ${esc(machine())}</text>` +
     `<text x="${labelW}" y="34" font-size="12" fill="#3b7dd8">req/s (median, higher is better)</text>` +
     `<text x="${labelW + barW + 110}" y="34" font-size="12" fill="#e08a2c">p99 latency (lower is better)</text>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y + 10}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${head}${parts.join('')}</svg>\n`;

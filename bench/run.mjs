@@ -30,7 +30,10 @@ const { values: opts } = parseArgs({
 });
 
 const root = new URL('..', import.meta.url).pathname;
-let selected = opts.scenario.split(',').map((s) => s.trim()).filter(Boolean);
+let selected = opts.scenario
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 if (selected.includes('all')) selected = [...Object.keys(SCENARIOS), 'g', 'h', 'i'];
 if (selected.includes('g')) selected = [...selected.filter((s) => s !== 'g'), ...Object.keys(CASES)];
 const known = [...Object.keys(SCENARIOS), ...Object.keys(CASES), 'h', 'i'];
@@ -39,7 +42,10 @@ if (unknown.length) {
   console.error(`unknown scenario ${unknown.join(', ')}; known: ${known.join(', ')}, g, all`);
   process.exit(2);
 }
-let systems = opts.systems.split(',').map((s) => s.trim()).filter(Boolean);
+let systems = opts.systems
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 if (opts.variants) systems = [...systems, ...Object.keys(VARIANTS).filter((v) => !systems.includes(v))];
 
 ensureTools(['nginx', 'haproxy', 'wrk']);
@@ -58,12 +64,25 @@ const upstream = await startUpstream(ctx);
 Object.assign(ctx, { upstreamPort: upstream.port, upstreamTlsPort: upstream.tlsPort });
 console.log(`upstream: ${upstream.kind} on 127.0.0.1:${upstream.port}; load generator: ${loadTool()}; ${ctx.runs} runs × ${ctx.seconds} s`);
 
-const report = { command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(), load: loadTool(), upstream: upstream.kind, rows: [], websockets: [], cutover: [], failures: ctx.failures };
+const report = {
+  command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+  load: loadTool(),
+  upstream: upstream.kind,
+  rows: [],
+  websockets: [],
+  cutover: [],
+  failures: ctx.failures,
+};
 try {
   const throughput = selected.filter((s) => SCENARIOS[s]);
   if (throughput.length) report.rows.push(...(await runThroughput(ctx, throughput, systems)));
   for (const key of selected.filter((s) => CASES[s])) report.rows.push(...(await runScaling(ctx, key)));
-  if (selected.includes('h')) report.websockets = await runWebSockets(ctx, systems.filter((s) => s !== 'direct'), Number(opts.connections));
+  if (selected.includes('h'))
+    report.websockets = await runWebSockets(
+      ctx,
+      systems.filter((s) => s !== 'direct'),
+      Number(opts.connections),
+    );
   if (selected.includes('i')) report.cutover = await runCutover(ctx);
 } finally {
   stopAll();
@@ -76,6 +95,6 @@ writeFileSync(join(out, `${stamp}.json`), JSON.stringify({ machine: process.arch
 const table = markdown(report);
 writeFileSync(join(out, 'latest.md'), table);
 if (report.rows.length) writeFileSync(join(out, 'latest.svg'), svg(report.rows));
-console.log('\n' + table);
+console.log(`\n${table}`);
 console.log(`written: bench/results/${stamp}.json, bench/results/latest.md${report.rows.length ? ', bench/results/latest.svg' : ''}`);
 rmSync(dir, { recursive: true, force: true });

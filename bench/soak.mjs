@@ -81,7 +81,11 @@ async function loadLoop(pool) {
 async function flipLoop() {
   let to = 'green';
   while (running) {
-    const res = await fetch(`${admin}/v1/services/bench/switch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to }) }).catch(() => null);
+    const res = await fetch(`${admin}/v1/services/bench/switch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to }),
+    }).catch(() => null);
     if (res?.status === 200) counts.flips++;
     else counts.flipsRefused++;
     await res?.arrayBuffer();
@@ -107,7 +111,11 @@ async function rotateLoop() {
     await sleep(5000);
     try {
       const before = await servedFingerprint();
-      const res = await fetch(`${admin}/v1/certificates/self-signed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench', hosts: ['localhost'], days: 1 }) });
+      const res = await fetch(`${admin}/v1/certificates/self-signed`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'bench', hosts: ['localhost'], days: 1 }),
+      });
       await res.arrayBuffer();
       if (res.status !== 200 && res.status !== 201) throw new Error(`status ${res.status}`);
       if ((await servedFingerprint()) === before) throw new Error('rotated certificate not served');
@@ -124,7 +132,7 @@ function slowClients() {
   const timer = setInterval(() => {
     counts.slowClients += 2;
     const loris = connect(sy.port, '127.0.0.1');
-    const head = 'GET / HTTP/1.1\r\nHost: slow\r\nX-Slow: ' + 'a'.repeat(200);
+    const head = `GET / HTTP/1.1\r\nHost: slow\r\nX-Slow: ${'a'.repeat(200)}`;
     let i = 0;
     const drip = setInterval(() => (loris.writable && i < head.length ? loris.write(head[i++]) : clearInterval(drip)), 200);
     loris.on('error', () => undefined);
@@ -140,7 +148,14 @@ function slowClients() {
 async function sample(label) {
   const text = await fetch(`${admin}/metrics`).then((r) => r.text());
   const lag = Number(/^nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(text)?.[1] ?? NaN) * 1000;
-  return { label, seconds: Math.round((Date.now() - started) / 1000), rssMiB: Math.round((rssKiB(sy.pid) ?? 0) / 1024), fds: readdirSync(`/proc/${sy.pid}/fd`).length, lagP99Ms: Number(lag.toFixed(2)), requests: counts.ok + counts.non2xx + counts.errors };
+  return {
+    label,
+    seconds: Math.round((Date.now() - started) / 1000),
+    rssMiB: Math.round((rssKiB(sy.pid) ?? 0) / 1024),
+    fds: readdirSync(`/proc/${sy.pid}/fd`).length,
+    lagP99Ms: Number(lag.toFixed(2)),
+    requests: counts.ok + counts.non2xx + counts.errors,
+  };
 }
 
 const started = Date.now();

@@ -63,7 +63,16 @@ export class Switchyard {
     const passive = new PassiveHealth({ failures: config.upstream.max_fails, cooldown: config.upstream.fail_timeout });
     passive.onEject = (target) => {
       log.warn({ service: target.service, stack: target.stack, target: target.address }, 'target ejected after consecutive failures');
-      controller.events.publish({ type: 'health', time: new Date().toISOString(), service: target.service, stack: target.stack, target: target.address, healthy: false, source: 'passive', error: 'ejected after consecutive failures' });
+      controller.events.publish({
+        type: 'health',
+        time: new Date().toISOString(),
+        service: target.service,
+        stack: target.stack,
+        target: target.address,
+        healthy: false,
+        source: 'passive',
+        error: 'ejected after consecutive failures',
+      });
     };
     this.health = new HealthChecker(controller, log);
     const pooling = { idleTimeout: config.upstream.idle_timeout, maxSockets: config.upstream.max_sockets };
@@ -77,12 +86,25 @@ export class Switchyard {
     registerServiceRoutes(this.admin, {
       controller,
       websockets: (service, stack) => this.websockets.count(service, stack),
-      expiringCertificates: () => certificates.list().filter((c) => c.expires_soon).map((c) => c.name),
+      expiringCertificates: () =>
+        certificates
+          .list()
+          .filter((c) => c.expires_soon)
+          .map((c) => c.name),
     });
-    this.closeEventStream = attachEventStream({ server: this.admin.server, events: controller.events, token, loopback: isLoopbackHost(hostOfHeader(config.admin.listen)) });
+    this.closeEventStream = attachEventStream({
+      server: this.admin.server,
+      events: controller.events,
+      token,
+      loopback: isLoopbackHost(hostOfHeader(config.admin.listen)),
+    });
     controller.events.subscribe(webhookListener(() => this.controller.currentConfig.hooks, log));
     if (config.metrics.enabled) {
-      const metrics = new Metrics({ controller, websockets: (service, stack) => this.websockets.count(service, stack), certificates: () => certificates.list() });
+      const metrics = new Metrics({
+        controller,
+        websockets: (service, stack) => this.websockets.count(service, stack),
+        certificates: () => certificates.list(),
+      });
       this.metrics = metrics;
       controller.useMeters((service, stack) => metrics.meterFor(service, stack));
       controller.events.subscribe(metrics.onEvent);
@@ -192,7 +214,13 @@ export class Switchyard {
       this.controller.events.publish({ type: 'failover', time: new Date(now).toISOString(), service: route.name, from: from.name, to: to.name });
     };
     const tls = config.tls ? tlsServerOptions(this.certificates, config) : undefined;
-    const listener = new ProxyListener(config, this.controller.currentConfig.limits, handler, (req, socket, head) => this.wsProxy.handle(routing, req, socket, head), tls);
+    const listener = new ProxyListener(
+      config,
+      this.controller.currentConfig.limits,
+      handler,
+      (req, socket, head) => this.wsProxy.handle(routing, req, socket, head),
+      tls,
+    );
     if (config.tls) {
       this.tlsTracking.set(config.name, trackDefaultCertificate(listener.server as HttpsServer, this.certificates, config));
       // Scanners and plain-HTTP clients on a TLS port fail handshakes all day: not worth more than debug.

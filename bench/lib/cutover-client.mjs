@@ -78,17 +78,22 @@ for (const i of order) {
   if (inFlight) ambiguous++;
   else if (answers[i + 2] !== ok[f].to) stale++;
 }
-const latencies = flips.slice(1).map((x) => x.acked - x.sent).sort((a, b) => a - b);
-console.log(JSON.stringify({
-  requests: answers.length / 3 + failed,
-  rps: (answers.length / 3 + failed) / elapsed,
-  flips: flips.length - 1,
-  flipsRefused: flips.filter((x) => x.status !== 200).length,
-  flipsPerSecond: (flips.length - 1) / elapsed,
-  flipP50: latencies[Math.floor(latencies.length * 0.5)] ?? null,
-  flipP99: latencies[Math.floor(latencies.length * 0.99)] ?? null,
-  failed,
-  firstErrors,
-  stale,
-  ambiguous,
-}));
+const latencies = flips
+  .slice(1)
+  .map((x) => x.acked - x.sent)
+  .sort((a, b) => a - b);
+console.log(
+  JSON.stringify({
+    requests: answers.length / 3 + failed,
+    rps: (answers.length / 3 + failed) / elapsed,
+    flips: flips.length - 1,
+    flipsRefused: flips.filter((x) => x.status !== 200).length,
+    flipsPerSecond: (flips.length - 1) / elapsed,
+    flipP50: latencies[Math.floor(latencies.length * 0.5)] ?? null,
+    flipP99: latencies[Math.floor(latencies.length * 0.99)] ?? null,
+    failed,
+    firstErrors,
+    stale,
+    ambiguous,
+  }),
+);

@@ -20,10 +20,15 @@ export function loadTool() {
 function run(argv, seconds) {
   return new Promise((resolve, reject) => {
     // Bounded: a run that outlives its duration by 30 s is killed.
-    execFile(argv[0], argv.slice(1), { encoding: 'utf8', timeout: (seconds + 30) * 1000, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${argv.join(' ')}: ${err.message} ${stderr}`.trim()));
-      else resolve(stdout);
-    });
+    execFile(
+      argv[0],
+      argv.slice(1),
+      { encoding: 'utf8', timeout: (seconds + 30) * 1000, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${argv.join(' ')}: ${err.message} ${stderr}`.trim()));
+        else resolve(stdout);
+      },
+    );
   });
 }
 
@@ -52,9 +57,28 @@ async function wrk(url, { connections, seconds, headers, script }) {
 
 async function autocannon(url, { connections, seconds, headers, body, method }) {
   const bin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
-  const args = [process.execPath, bin, '--json', '-c', String(connections), '-d', String(seconds), ...headers.flatMap((h) => ['-H', h]), ...(method ? ['-m', method] : []), ...(body ? ['-b', body] : []), url];
+  const args = [
+    process.execPath,
+    bin,
+    '--json',
+    '-c',
+    String(connections),
+    '-d',
+    String(seconds),
+    ...headers.flatMap((h) => ['-H', h]),
+    ...(method ? ['-m', method] : []),
+    ...(body ? ['-b', body] : []),
+    url,
+  ];
   const r = JSON.parse(await run(pinned(LOAD_CORE, args), seconds));
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, non2xx: r.non2xx, socketErrors: r.errors ? `errors ${r.errors}` : '' };
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    socketErrors: r.errors ? `errors ${r.errors}` : '',
+  };
 }
 
 /**

@@ -28,10 +28,13 @@ export function ensureTools(tools) {
 /** A free loopback port (bind port 0, read it, close). */
 export function freePort() {
   return new Promise((resolve, reject) => {
-    const server = net.createServer().on('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
+    const server = net
+      .createServer()
+      .on('error', reject)
+      .listen(0, '127.0.0.1', () => {
+        const { port } = server.address();
+        server.close(() => resolve(port));
+      });
   });
 }
 
@@ -115,7 +118,9 @@ export async function waitReady(url, { ms = 15_000, child, headers } = {}) {
 /** Resident memory in KiB of a process and its children (nginx: master + worker), or null. */
 export function rssKiB(pid) {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS'));
     let total = Number(line.split(/\s+/)[1]);
     const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
     for (const kid of kids ? kids.split(' ') : []) total += rssKiB(Number(kid)) ?? 0;

@@ -26,9 +26,13 @@ function handshake() {
 }
 
 const t0 = performance.now();
-await Promise.all(Array.from({ length: Number(concurrency) }, async () => {
-  while (performance.now() < until) await handshake();
-}));
+await Promise.all(
+  Array.from({ length: Number(concurrency) }, async () => {
+    while (performance.now() < until) await handshake();
+  }),
+);
 latencies.sort((a, b) => a - b);
 const pick = (q) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? null;
-console.log(JSON.stringify({ rps: latencies.length / ((performance.now() - t0) / 1000), p50: pick(0.5), p99: pick(0.99), requests: latencies.length, wrongCert, errors }));
+console.log(
+  JSON.stringify({ rps: latencies.length / ((performance.now() - t0) / 1000), p50: pick(0.5), p99: pick(0.99), requests: latencies.length, wrongCert, errors }),
+);

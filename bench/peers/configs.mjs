@@ -77,7 +77,8 @@ export function benchService(blue, green = blue) {
 /** `count` services with hosts h<i>.bench.local (for 1 vs 10,000 virtual hosts). */
 export function manyHosts(count, upstream) {
   let out = '';
-  for (let i = 0; i < count; i++) out += `  - { name: s${i}, hosts: [h${i}.bench.local], paths: ["/"], stacks: { blue: { targets: ["${upstream}"] }, green: { targets: ["${upstream}"] } }, active: blue }\n`;
+  for (let i = 0; i < count; i++)
+    out += `  - { name: s${i}, hosts: [h${i}.bench.local], paths: ["/"], stacks: { blue: { targets: ["${upstream}"] }, green: { targets: ["${upstream}"] } }, active: blue }\n`;
   return out;
 }
 

@@ -21,5 +21,8 @@ const handle = (req, res) => proxy.web(req, res, options);
 const upgrade = (req, socket, head) => proxy.ws(req, socket, head, { target });
 http.createServer(handle).on('upgrade', upgrade).listen(Number(port), '127.0.0.1');
 if (tlsPort && cert && key) {
-  https.createServer({ cert: readFileSync(cert), key: readFileSync(key) }, handle).on('upgrade', upgrade).listen(Number(tlsPort), '127.0.0.1');
+  https
+    .createServer({ cert: readFileSync(cert), key: readFileSync(key) }, handle)
+    .on('upgrade', upgrade)
+    .listen(Number(tlsPort), '127.0.0.1');
 }

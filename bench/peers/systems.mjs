@@ -50,7 +50,9 @@ export async function startSwitchyard(ctx, { name = 'switchyard', services, extr
 async function startHttpProxy(ctx, { upstreamPort = ctx.upstreamPort, fds } = {}) {
   const p = await ports();
   const script = join(ctx.root, 'bench/peers/http-proxy-server.mjs');
-  const child = start(SUT_CORE, process.execPath, [script, String(p.port), String(p.tlsPort), `http://127.0.0.1:${upstreamPort}`, ctx.cert.crt, ctx.cert.key], { fds });
+  const child = start(SUT_CORE, process.execPath, [script, String(p.port), String(p.tlsPort), `http://127.0.0.1:${upstreamPort}`, ctx.cert.crt, ctx.cert.key], {
+    fds,
+  });
   await waitReady(`http://127.0.0.1:${p.port}/`, { child });
   return { name: 'http-proxy', ...p, pid: child.pid, child };
 }

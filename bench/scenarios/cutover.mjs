@@ -10,7 +10,15 @@ import { LOAD_CORE } from '../lib/load.mjs';
 import { freePort, pinned, start, stop, waitReady } from '../lib/proc.mjs';
 
 function client(ctx, sys) {
-  const argv = pinned(LOAD_CORE, [process.execPath, join(ctx.root, 'bench/lib/cutover-client.mjs'), String(sys.port), String(sys.adminPort), String(ctx.seconds), '50', '100']);
+  const argv = pinned(LOAD_CORE, [
+    process.execPath,
+    join(ctx.root, 'bench/lib/cutover-client.mjs'),
+    String(sys.port),
+    String(sys.adminPort),
+    String(ctx.seconds),
+    '50',
+    '100',
+  ]);
   return new Promise((resolve, reject) => {
     execFile(argv[0], argv.slice(1), { encoding: 'utf8', timeout: (ctx.seconds + 30) * 1000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${err.message} ${stderr}`.trim()));
@@ -36,7 +44,9 @@ export async function runCutover(ctx) {
     for (let run = 0; run < ctx.runs; run++) {
       const r = await client(ctx, sys);
       rows.push({ system: sys.name, run: run + 1, ...r });
-      console.log(`i: cut-over run ${run + 1}: ${Math.round(r.rps)} req/s, ${r.flips} flips (${r.flipsPerSecond.toFixed(1)}/s), failed ${r.failed}, stale ${r.stale}, ambiguous ${r.ambiguous}${r.firstErrors.length ? ` (${r.firstErrors.join(', ')})` : ''}`);
+      console.log(
+        `i: cut-over run ${run + 1}: ${Math.round(r.rps)} req/s, ${r.flips} flips (${r.flipsPerSecond.toFixed(1)}/s), failed ${r.failed}, stale ${r.stale}, ambiguous ${r.ambiguous}${r.firstErrors.length ? ` (${r.firstErrors.join(', ')})` : ''}`,
+      );
     }
   } catch (err) {
     console.error(`i: cut-over failed (${err.message})`);

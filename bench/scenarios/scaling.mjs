@@ -56,7 +56,10 @@ export const CASES = {
 /** Runs one scaling case; returns the two rows, the large one carrying `ratio`. */
 export async function runScaling(ctx, key) {
   const c = CASES[key];
-  const sizes = [['small', c.small(ctx)], ['large', c.large(ctx)]];
+  const sizes = [
+    ['small', c.small(ctx)],
+    ['large', c.large(ctx)],
+  ];
   const systems = [];
   try {
     for (const [size, setup] of sizes) {
@@ -64,7 +67,9 @@ export async function runScaling(ctx, key) {
       const started = [await startSwitchyard(ctx, { name: `switchyard (${size})`, services, extraCerts })];
       if (nginxServers) started.push({ ...(await startSystem('nginx', ctx, { servers: nginxServers })), name: `nginx (${size})` });
       for (const sys of started) {
-        const measure = servername ? () => handshakes(ctx, sys, servername) : (seconds = ctx.seconds) => load(`http://127.0.0.1:${sys.port}/`, { seconds, headers });
+        const measure = servername
+          ? () => handshakes(ctx, sys, servername)
+          : (seconds = ctx.seconds) => load(`http://127.0.0.1:${sys.port}/`, { seconds, headers });
         systems.push({ sys, measure, samples: [], rss: 0 });
         if (!servername) await measure(Math.min(2, ctx.seconds));
       }

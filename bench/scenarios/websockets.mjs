@@ -10,7 +10,13 @@ const settle = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Opens `count` WebSockets from a separate client process on the load core; resolves once all settled. */
 function openClients(ctx, url, count, fds) {
-  const argv = ['sh', '-c', `ulimit -n ${fds} && exec "$@"`, 'sh', ...pinned(LOAD_CORE, [process.execPath, join(ctx.root, 'bench/lib/ws-clients.mjs'), url, String(count)])];
+  const argv = [
+    'sh',
+    '-c',
+    `ulimit -n ${fds} && exec "$@"`,
+    'sh',
+    ...pinned(LOAD_CORE, [process.execPath, join(ctx.root, 'bench/lib/ws-clients.mjs'), url, String(count)]),
+  ];
   const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -64,7 +70,9 @@ export async function runWebSockets(ctx, systems, requested) {
       const rssAfter = rssKiB(sys.pid);
       const perConnKiB = opened ? (rssAfter - rssBefore) / opened : null;
       rows.push({ system: name, opened, failed, rssBefore, rssAfter, perConnKiB });
-      console.log(`h: ${name}: ${opened} open, ${failed} failed${firstErrors.length ? ` (${firstErrors.join(', ')})` : ''}, RSS ${Math.round(rssBefore / 1024)} → ${Math.round(rssAfter / 1024)} MiB, ${perConnKiB?.toFixed(1)} KiB per connection`);
+      console.log(
+        `h: ${name}: ${opened} open, ${failed} failed${firstErrors.length ? ` (${firstErrors.join(', ')})` : ''}, RSS ${Math.round(rssBefore / 1024)} → ${Math.round(rssAfter / 1024)} MiB, ${perConnKiB?.toFixed(1)} KiB per connection`,
+      );
     } catch (err) {
       console.error(`h: ${name} failed (${err.message})`);
       ctx.failures.push({ system: `${name} WebSockets`, error: err.message });

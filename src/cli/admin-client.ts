@@ -1,4 +1,4 @@
-import { SwitchyardError } from '../errors.js';
+import type { SwitchyardError } from '../errors.js';
 
 /** A refused or failed admin call, with the API's error code and message. */
 export class AdminCallError extends Error {

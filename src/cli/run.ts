@@ -10,7 +10,7 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 export async function runCall(action: () => Promise<string>): Promise<void> {
   try {
     const output = await action();
-    if (output) process.stdout.write(output.endsWith('\n') ? output : output + '\n');
+    if (output) process.stdout.write(output.endsWith('\n') ? output : `${output}\n`);
   } catch (err) {
     if (err instanceof AdminCallError) {
       process.stderr.write(`error: ${err.code}: ${err.message}\n`);

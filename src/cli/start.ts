@@ -1,5 +1,6 @@
 import { Switchyard } from '../app.js';
 import { ConfigError, loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { EXIT } from './run.js';
 
@@ -8,7 +9,7 @@ import { EXIT } from './run.js';
  * re-reads the config file and keeps the running config when the file is invalid.
  */
 export async function startCommand(configFile: string): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = await loadConfig(configFile);
   } catch (err) {

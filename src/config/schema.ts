@@ -30,22 +30,18 @@ const hostName = z
 
 const pathPrefix = z.string().startsWith('/', 'must start with "/"');
 
-const statusRange = z
-  .union([z.number().int(), z.string()])
-  .transform((value, ctx) => {
-    const match = /^(\d{3})(?:-(\d{3}))?$/.exec(String(value).trim());
-    const low = match ? Number(match[1]) : NaN;
-    const high = match ? Number(match[2] ?? match[1]) : NaN;
-    if (!match || low < 100 || high > 599 || low > high) {
-      ctx.addIssue({ code: 'custom', message: 'must be a status or a range such as "200-399"' });
-      return z.NEVER;
-    }
-    return [low, high] as const;
-  });
+const statusRange = z.union([z.number().int(), z.string()]).transform((value, ctx) => {
+  const match = /^(\d{3})(?:-(\d{3}))?$/.exec(String(value).trim());
+  const low = match ? Number(match[1]) : NaN;
+  const high = match ? Number(match[2] ?? match[1]) : NaN;
+  if (!match || low < 100 || high > 599 || low > high) {
+    ctx.addIssue({ code: 'custom', message: 'must be a status or a range such as "200-399"' });
+    return z.NEVER;
+  }
+  return [low, high] as const;
+});
 
-const requestLine = z
-  .string()
-  .regex(/^[A-Z]+ \/\S* HTTP\/1\.[01]$/, 'must look like "GET /health HTTP/1.0"');
+const requestLine = z.string().regex(/^[A-Z]+ \/\S* HTTP\/1\.[01]$/, 'must look like "GET /health HTTP/1.0"');
 
 /**
  * Active health check of every target. The rancher-compose keys (`port`, `interval`,
@@ -198,7 +194,15 @@ export const configSchema = z
         websocket_idle_timeout: duration.default(3_600_000),
       })
       .strict()
-      .default({ max_header_size: 16_384, header_timeout: 10_000, request_timeout: 60_000, keepalive_timeout: 5_000, max_connections: 10_000, websocket_max_message: 100 * 1024 * 1024, websocket_idle_timeout: 3_600_000 }),
+      .default({
+        max_header_size: 16_384,
+        header_timeout: 10_000,
+        request_timeout: 60_000,
+        keepalive_timeout: 5_000,
+        max_connections: 10_000,
+        websocket_max_message: 100 * 1024 * 1024,
+        websocket_idle_timeout: 3_600_000,
+      }),
     upstream: z
       .object({
         /** Longest silence from an upstream, connecting included (504 beyond it). */
@@ -216,10 +220,7 @@ export const configSchema = z
       })
       .strict()
       .default({ response_timeout: 30_000, idle_timeout: 4_000, max_sockets: 256, max_fails: 3, fail_timeout: 10_000, engine: 'fast' }),
-    hooks: z
-      .object({ on_health_change: hookUrls.optional(), on_switch: hookUrls.optional() })
-      .strict()
-      .default({}),
+    hooks: z.object({ on_health_change: hookUrls.optional(), on_switch: hookUrls.optional() }).strict().default({}),
     services: z.array(service).min(1),
   })
   .strict()
@@ -234,7 +235,8 @@ export const configSchema = z
       for (const host of svc.hosts.length ? svc.hosts : ['']) {
         for (const path of svc.paths) {
           const key = `${host} ${path}`;
-          if (routes.has(key)) ctx.addIssue({ code: 'custom', path: ['services', i, 'paths'], message: `route ${host || '(default)'}${path} is already taken` });
+          if (routes.has(key))
+            ctx.addIssue({ code: 'custom', path: ['services', i, 'paths'], message: `route ${host || '(default)'}${path} is already taken` });
           routes.add(key);
         }
       }

@@ -74,7 +74,10 @@ export class HealthChecker {
   }
 
   private checkOf(service: string): HealthCheckConfig | undefined {
-    return this.controller.snapshot.services.get(service)?.config.health_check ?? this.controller.currentConfig.services.find((s) => s.name === service)?.health_check;
+    return (
+      this.controller.snapshot.services.get(service)?.config.health_check ??
+      this.controller.currentConfig.services.find((s) => s.name === service)?.health_check
+    );
   }
 
   private watch(service: string, stack: string, target: Target, delay: number): void {
@@ -129,6 +132,15 @@ export class HealthChecker {
   private transition(service: string, stack: string, target: Target, healthy: boolean): void {
     if (!target.setHealthy(healthy)) return;
     this.log[healthy ? 'info' : 'warn']({ service, stack, target: target.address, error: target.lastError }, `target ${healthy ? 'healthy' : 'unhealthy'}`);
-    this.controller.events.publish({ type: 'health', time: new Date().toISOString(), service, stack, target: target.address, healthy, source: 'active', error: target.lastError });
+    this.controller.events.publish({
+      type: 'health',
+      time: new Date().toISOString(),
+      service,
+      stack,
+      target: target.address,
+      healthy,
+      source: 'active',
+      error: target.lastError,
+    });
   }
 }

@@ -42,8 +42,18 @@ export class Metrics {
       { requests: 'Requests answered, by service, stack and status code.', duration: 'Time from request arrival to the end of the response.' },
       DURATION_BUCKETS,
     );
-    this.upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Failed upstream attempts, by kind (connect, timeout, reset, protocol, 5xx).', labelNames: ['service', 'stack', 'target', 'kind'], registers });
-    this.switches = new Counter({ name: 'switchyard_switches_total', help: 'Switches and rollbacks, plus weight changes that moved the active stack.', labelNames: ['service'], registers });
+    this.upstreamErrors = new Counter({
+      name: 'switchyard_upstream_errors_total',
+      help: 'Failed upstream attempts, by kind (connect, timeout, reset, protocol, 5xx).',
+      labelNames: ['service', 'stack', 'target', 'kind'],
+      registers,
+    });
+    this.switches = new Counter({
+      name: 'switchyard_switches_total',
+      help: 'Switches and rollbacks, plus weight changes that moved the active stack.',
+      labelNames: ['service'],
+      registers,
+    });
     const { controller } = sources;
     new Gauge({
       name: 'switchyard_target_healthy',
@@ -54,7 +64,8 @@ export class Metrics {
         this.reset();
         const now = Date.now();
         for (const route of controller.snapshot.services.values()) {
-          for (const pool of route.pools) for (const t of pool.targets) this.set({ service: route.name, stack: pool.name, target: t.address }, t.isAvailable(now) ? 1 : 0);
+          for (const pool of route.pools)
+            for (const t of pool.targets) this.set({ service: route.name, stack: pool.name, target: t.address }, t.isAvailable(now) ? 1 : 0);
         }
       },
     });
@@ -65,7 +76,8 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const route of controller.snapshot.services.values()) route.pools.forEach((p, i) => this.set({ service: route.name, stack: p.name }, route.weights[i] ?? 0));
+        for (const route of controller.snapshot.services.values())
+          for (const [i, p] of route.pools.entries()) this.set({ service: route.name, stack: p.name }, route.weights[i] ?? 0);
       },
     });
     new Gauge({
@@ -75,7 +87,8 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const route of controller.snapshot.services.values()) for (const p of route.pools) this.set({ service: route.name, stack: p.name }, p === route.active ? 1 : 0);
+        for (const route of controller.snapshot.services.values())
+          for (const p of route.pools) this.set({ service: route.name, stack: p.name }, p === route.active ? 1 : 0);
       },
     });
     new Gauge({
@@ -85,7 +98,8 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const route of controller.snapshot.services.values()) for (const p of route.pools) this.set({ service: route.name, stack: p.name }, sources.websockets(route.name, p.name));
+        for (const route of controller.snapshot.services.values())
+          for (const p of route.pools) this.set({ service: route.name, stack: p.name }, sources.websockets(route.name, p.name));
       },
     });
     new Gauge({
@@ -129,7 +143,10 @@ export class Metrics {
       upstreamError(target: Target, kind: UpstreamErrorKind) {
         const key = `${target.address} ${kind}`;
         let child = errors.get(key);
-        if (child === undefined) errors.set(key, (child = upstreamErrors.labels(service, stack, target.address, kind)));
+        if (child === undefined) {
+          child = upstreamErrors.labels(service, stack, target.address, kind);
+          errors.set(key, child);
+        }
         child.inc();
       },
     };

@@ -50,7 +50,18 @@ export class Exchange {
   /** Open exchanges of the same client connection. */
   private readonly live: Set<Exchange>;
 
-  constructor(req: IncomingMessage, res: ServerResponse, route: ServiceRoute, pool: StackPool, target: Target, headers: string[], hasBody: boolean, extraHeaders: readonly string[] | undefined, startedAt: number, accessLog: Logger | undefined) {
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: ServiceRoute,
+    pool: StackPool,
+    target: Target,
+    headers: string[],
+    hasBody: boolean,
+    extraHeaders: readonly string[] | undefined,
+    startedAt: number,
+    accessLog: Logger | undefined,
+  ) {
     this.req = req;
     this.res = res;
     this.route = route;
@@ -86,7 +97,19 @@ export class Exchange {
     this.live.delete(this);
     const seconds = (performance.now() - this.startedAt) / 1000;
     this.pool.meter.response(status, seconds);
-    this.accessLog?.info({ service: this.route.name, stack: this.pool.name, target: this.target.address, method: this.req.method, url: this.req.url, status, ms: Math.round(seconds * 1000), retries: this.retries }, 'access');
+    this.accessLog?.info(
+      {
+        service: this.route.name,
+        stack: this.pool.name,
+        target: this.target.address,
+        method: this.req.method,
+        url: this.req.url,
+        status,
+        ms: Math.round(seconds * 1000),
+        retries: this.retries,
+      },
+      'access',
+    );
   }
 }
 

@@ -118,10 +118,14 @@ export function readRequestHead(raw: readonly string[], clientAddress: string | 
   if (extraHop !== undefined && extraHop.length > 0) stripNamed(headers, extraHop);
   const client = clientAddress ?? '';
   headers.push(
-    'X-Forwarded-For', forwardedFor === undefined ? client : `${forwardedFor}, ${client}`,
-    'X-Forwarded-Proto', listener.proto,
-    'X-Forwarded-Host', host ?? '',
-    'X-Forwarded-Port', listener.port,
+    'X-Forwarded-For',
+    forwardedFor === undefined ? client : `${forwardedFor}, ${client}`,
+    'X-Forwarded-Proto',
+    listener.proto,
+    'X-Forwarded-Host',
+    host ?? '',
+    'X-Forwarded-Port',
+    listener.port,
   );
   return { headers, host, duplicateHost, hasBody, cookie };
 }

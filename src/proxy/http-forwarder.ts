@@ -51,7 +51,13 @@ export class HttpForwarder implements Forwarder {
   constructor(options: HttpForwarderOptions, passive: PassiveHealth) {
     // `timeout` closes idle pooled sockets (Node's agent destroys free sockets on timeout)
     // and also honours a shorter `Keep-Alive: timeout=` hint from the upstream.
-    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, timeout: options.idleTimeout, scheduling: 'lifo' });
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets: options.maxSockets,
+      maxFreeSockets: options.maxSockets,
+      timeout: options.idleTimeout,
+      scheduling: 'lifo',
+    });
     this.passive = passive;
   }
 
@@ -174,7 +180,14 @@ function onUpstreamError(this: UpstreamRequest, err: NodeJS.ErrnoException): voi
     exchange.res.destroy();
     return;
   }
-  const facts = { kind, method: exchange.req.method ?? 'GET', retries: exchange.retries, responded: false, bodySent: exchange.bodySent, reusedSocket: this.reusedSocket };
+  const facts = {
+    kind,
+    method: exchange.req.method ?? 'GET',
+    retries: exchange.retries,
+    responded: false,
+    bodySent: exchange.bodySent,
+    reusedSocket: this.reusedSocket,
+  };
   if (shouldRetry(facts)) {
     // A stale pooled socket says nothing about the target: the same one may be tried again.
     const next = exchange.pool.pick(attempt.target) ?? (kind === 'reset' ? attempt.target : undefined);
@@ -186,6 +199,9 @@ function onUpstreamError(this: UpstreamRequest, err: NodeJS.ErrnoException): voi
     }
   }
   const status = statusForFailure(kind);
-  respondError(exchange.res, status === 504 ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED', `service "${exchange.route.name}" stack "${exchange.pool.name}": upstream ${attempt.target.address} failed (${kind}: ${err.code ?? err.message})`);
+  respondError(
+    exchange.res,
+    status === 504 ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED',
+    `service "${exchange.route.name}" stack "${exchange.pool.name}": upstream ${attempt.target.address} failed (${kind}: ${err.code ?? err.message})`,
+  );
 }
-

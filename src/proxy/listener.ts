@@ -37,7 +37,9 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, maxHeader
 
 function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
   socket.on('error', () => socket.destroy());
-  socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy());
+  socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () =>
+    socket.destroy(),
+  );
 }
 
 /** One public listener: a plain or TLS server bound to the request handler. */
@@ -46,7 +48,13 @@ export class ProxyListener {
   readonly server: Server;
   readonly handler: RequestHandler;
 
-  constructor(config: ListenerConfig, limits: Config['limits'], handler: RequestHandler, onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void, tls?: HttpsServerOptions) {
+  constructor(
+    config: ListenerConfig,
+    limits: Config['limits'],
+    handler: RequestHandler,
+    onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void,
+    tls?: HttpsServerOptions,
+  ) {
     this.config = config;
     this.handler = handler;
     const options: ServerOptions = {

@@ -82,7 +82,9 @@ export class Attempt {
     const chunked = this.chunked;
     const onData = (chunk: Buffer): void => {
       if (this.settled || socket.destroyed) return;
-      const ok = chunked ? socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1') && socket.write(chunk) && socket.write('\r\n', 'latin1') : socket.write(chunk);
+      const ok = chunked
+        ? socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1') && socket.write(chunk) && socket.write('\r\n', 'latin1')
+        : socket.write(chunk);
       if (!ok) {
         req.pause();
         socket.once('drain', () => req.resume());
@@ -144,7 +146,11 @@ export class Attempt {
       }
     }
     const status = statusForFailure(kind);
-    respondError(exchange.res, status === 504 ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED', `service "${exchange.route.name}" stack "${exchange.pool.name}": upstream ${this.target.address} failed (${kind}: ${err.code ?? err.message})`);
+    respondError(
+      exchange.res,
+      status === 504 ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED',
+      `service "${exchange.route.name}" stack "${exchange.pool.name}": upstream ${this.target.address} failed (${kind}: ${err.code ?? err.message})`,
+    );
   }
 }
 

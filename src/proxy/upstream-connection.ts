@@ -54,7 +54,17 @@ export class UpstreamConnection {
     parser[HTTPParser.kOnHeaders] = function onHeaders(headers: string[]): void {
       self.pendingHeaders = self.pendingHeaders === undefined ? headers : self.pendingHeaders.concat(headers);
     };
-    parser[HTTPParser.kOnHeadersComplete] = function onHeadersComplete(_major: number, _minor: number, headers: string[] | undefined, _method: unknown, _url: unknown, status: number, message: string, upgrade: boolean, keepAlive: boolean): number {
+    parser[HTTPParser.kOnHeadersComplete] = function onHeadersComplete(
+      _major: number,
+      _minor: number,
+      headers: string[] | undefined,
+      _method: unknown,
+      _url: unknown,
+      status: number,
+      message: string,
+      upgrade: boolean,
+      keepAlive: boolean,
+    ): number {
       let all = headers ?? [];
       if (self.pendingHeaders !== undefined) {
         all = self.pendingHeaders.concat(all);
@@ -82,7 +92,7 @@ export class UpstreamConnection {
       if (result instanceof Error) this.fail(result as ErrnoError);
     });
     socket.on('end', () => {
-      if (this.attempt !== undefined && this.attempt.exchange.responded && !this.attempt.complete) {
+      if (this.attempt?.exchange.responded && !this.attempt.complete) {
         const result = this.parser.finish();
         if (result instanceof Error) this.fail(result as ErrnoError);
       }

@@ -10,7 +10,7 @@ export const MAX_RETRIES = 2;
 /** Classifies a socket/parser error from an upstream request. */
 export function classifyUpstreamError(err: NodeJS.ErrnoException, connected: boolean): UpstreamErrorKind {
   if (!connected || (err.code !== undefined && CONNECT_CODES.has(err.code))) return 'connect';
-  if (err.code !== undefined && err.code.startsWith('HPE_')) return 'protocol';
+  if (err.code?.startsWith('HPE_')) return 'protocol';
   return 'reset';
 }
 

@@ -15,9 +15,15 @@ export class WebSocketRegistry {
 
   add(pool: StackPool, socket: Duplex): void {
     let stacks = this.open.get(pool.service);
-    if (!stacks) this.open.set(pool.service, (stacks = new Map()));
+    if (!stacks) {
+      stacks = new Map();
+      this.open.set(pool.service, stacks);
+    }
     let sockets = stacks.get(pool.name);
-    if (!sockets) stacks.set(pool.name, (sockets = new Set()));
+    if (!sockets) {
+      sockets = new Set();
+      stacks.set(pool.name, sockets);
+    }
     sockets.add(socket);
     const set = sockets;
     socket.once('close', () => set.delete(socket));

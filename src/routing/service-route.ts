@@ -44,7 +44,7 @@ export function chooseStack(route: ServiceRoute, cookieHeader: string | undefine
 
 function stickyStack(route: ServiceRoute, cookieHeader: string): StackPool | undefined {
   const name = route.stickyCookie as string;
-  const at = cookieHeader.indexOf(name + '=');
+  const at = cookieHeader.indexOf(`${name}=`);
   if (at === -1 || (at > 0 && cookieHeader[at - 1] !== ' ' && cookieHeader[at - 1] !== ';')) return undefined;
   const start = at + name.length + 1;
   let end = cookieHeader.indexOf(';', start);

@@ -39,7 +39,15 @@ function activeIndex(weights: readonly number[], previous: string | undefined, n
   return best;
 }
 
-function buildService(service: ServiceConfig, state: ServiceState, registry: TargetRegistry, live: Set<Target>, previousActive: string | undefined, defaultTimeout: number, meters: MeterFactory): ServiceRoute {
+function buildService(
+  service: ServiceConfig,
+  state: ServiceState,
+  registry: TargetRegistry,
+  live: Set<Target>,
+  previousActive: string | undefined,
+  defaultTimeout: number,
+  meters: MeterFactory,
+): ServiceRoute {
   const names = Object.keys(service.stacks);
   const initiallyHealthy = service.health_check === undefined;
   const pools = names.map((stackName) => {
@@ -51,7 +59,10 @@ function buildService(service: ServiceConfig, state: ServiceState, registry: Tar
   const weights = names.map((name) => state.weights[name] ?? 0);
   const cumulative: number[] = [];
   let total = 0;
-  for (const w of weights) cumulative.push((total += w));
+  for (const w of weights) {
+    total += w;
+    cumulative.push(total);
+  }
   const weighted = pools.filter((_, i) => (weights[i] ?? 0) > 0);
   const active = pools[activeIndex(weights, previousActive, names)] as StackPool;
   const standby = pools.find((p) => p !== active) ?? active;
@@ -76,7 +87,14 @@ function buildService(service: ServiceConfig, state: ServiceState, registry: Tar
  * Builds a snapshot from config (the base) and runtime state (what was changed at run
  * time). Targets no longer referenced are released from the registry.
  */
-export function buildSnapshot(config: Config, states: ReadonlyMap<string, ServiceState>, registry: TargetRegistry, generation: number, previous?: RoutingSnapshot, meters: MeterFactory = () => NOOP_METER): RoutingSnapshot {
+export function buildSnapshot(
+  config: Config,
+  states: ReadonlyMap<string, ServiceState>,
+  registry: TargetRegistry,
+  generation: number,
+  previous?: RoutingSnapshot,
+  meters: MeterFactory = () => NOOP_METER,
+): RoutingSnapshot {
   const live = new Set<Target>();
   const services = new Map<string, ServiceRoute>();
   const router = new HostRouter<ServiceRoute>();

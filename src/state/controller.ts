@@ -116,7 +116,10 @@ export class StateController {
       if (!route.stacks.has(stack)) throw new SwitchyardError('UNKNOWN_STACK', `service "${service}" has no stack "${stack}"`);
       const state = route.state;
       const next: ServiceState = { ...state, generation: state.generation + 1, targets: { ...state.targets, [stack]: [...new Set(targets)] } };
-      return { state: next, event: { type: 'targets', time: new Date().toISOString(), service, stack, targets: next.targets[stack] ?? [], generation: next.generation } };
+      return {
+        state: next,
+        event: { type: 'targets', time: new Date().toISOString(), service, stack, targets: next.targets[stack] ?? [], generation: next.generation },
+      };
     });
   }
 
@@ -136,7 +139,12 @@ export class StateController {
     });
   }
 
-  private weightChange(route: ServiceRoute, to: Weights, reason: 'switch' | 'weights' | 'rollback', options: MutationOptions): { state: ServiceState; event: SwitchyardEvent } {
+  private weightChange(
+    route: ServiceRoute,
+    to: Weights,
+    reason: 'switch' | 'weights' | 'rollback',
+    options: MutationOptions,
+  ): { state: ServiceState; event: SwitchyardEvent } {
     const state = route.state;
     if (!options.force) {
       for (const pool of route.pools) {
@@ -158,10 +166,17 @@ export class StateController {
     const history = [...state.history, entry].slice(-HISTORY_LIMIT);
     const next: ServiceState = { ...state, generation, weights: to, history };
     // `active` is filled in from the rebuilt route, which settles ties.
-    return { state: next, event: { type: reason, time: entry.time, service: route.name, from: state.weights, to, active: '', generation, reason: entry.reason } };
+    return {
+      state: next,
+      event: { type: reason, time: entry.time, service: route.name, from: state.weights, to, active: '', generation, reason: entry.reason },
+    };
   }
 
-  private mutate(service: string, options: MutationOptions, change: (route: ServiceRoute) => { state: ServiceState; event: SwitchyardEvent }): Promise<ServiceRoute> {
+  private mutate(
+    service: string,
+    options: MutationOptions,
+    change: (route: ServiceRoute) => { state: ServiceState; event: SwitchyardEvent },
+  ): Promise<ServiceRoute> {
     return this.serialized(async () => {
       const route = this.service(service);
       if (options.ifMatch !== undefined && options.ifMatch !== route.state.generation) {

@@ -74,7 +74,7 @@ export class FileStateStore {
   async save(state: PersistedState): Promise<void> {
     const dir = dirname(this.file);
     await mkdir(dir, { recursive: true });
-    await writeFileAtomic(this.file, JSON.stringify(state, null, 2) + '\n', { fsync: true, mode: 0o600 });
+    await writeFileAtomic(this.file, `${JSON.stringify(state, null, 2)}\n`, { fsync: true, mode: 0o600 });
     // The rename is durable only once the directory entry is flushed too.
     const handle = await open(dir, 'r');
     try {

@@ -105,7 +105,10 @@ export async function readCertificateDir(dir: string, log: Logger): Promise<{ lo
     const batch = names.slice(i, i + LOAD_BATCH);
     const results = await Promise.allSettled(batch.map((name) => readOne(dir, name, log)));
     results.forEach((result, j) => {
-      if (result.status === 'fulfilled') return void loaded.push(result.value);
+      if (result.status === 'fulfilled') {
+        loaded.push(result.value);
+        return;
+      }
       const name = batch[j] as string;
       failed.set(name, messageOf(result.reason));
       log.error({ certificate: name, err: messageOf(result.reason) }, 'certificate could not be loaded');

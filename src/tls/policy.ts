@@ -32,7 +32,9 @@ export const MOZILLA_INTERMEDIATE_CIPHERS: readonly string[] = [...TLS13_SUITES,
 export const MOZILLA_INTERMEDIATE_CURVES = 'X25519:prime256v1:secp384r1';
 
 /** The protocol options of a TLS listener's base context. */
-export type TlsPolicy = Required<Pick<SecureContextOptions, 'minVersion' | 'maxVersion' | 'ciphers' | 'sigalgs' | 'ecdhCurve' | 'honorCipherOrder' | 'secureOptions'>>;
+export type TlsPolicy = Required<
+  Pick<SecureContextOptions, 'minVersion' | 'maxVersion' | 'ciphers' | 'sigalgs' | 'ecdhCurve' | 'honorCipherOrder' | 'secureOptions'>
+>;
 
 /**
  * The protocol policy of a TLS listener whose base context (the one clients without SNI

@@ -186,7 +186,8 @@ export class CertificateStore {
   private warnIfExpiring(entry: Entry, now: number): void {
     const left = entry.notAfter.getTime() - now;
     if (left <= 0) this.log.error({ certificate: entry.name, not_after: entry.notAfter.toISOString() }, 'certificate has expired');
-    else if (left < EXPIRY_WARNING_MS) this.log.warn({ certificate: entry.name, not_after: entry.notAfter.toISOString() }, 'certificate expires within 14 days');
+    else if (left < EXPIRY_WARNING_MS)
+      this.log.warn({ certificate: entry.name, not_after: entry.notAfter.toISOString() }, 'certificate expires within 14 days');
   }
 
   private install(name: string, valid: ValidCertificate): Promise<{ info: CertificateInfo; replaced: boolean }> {
@@ -230,7 +231,10 @@ export async function ensureSelfSigned(store: CertificateStore, name: string, ho
   if (store.has(name)) return undefined;
   const failure = store.loadError(name);
   if (failure !== undefined) {
-    throw new SwitchyardError('INVALID_CERTIFICATE', `certificate "${name}" exists in the certificate directory but cannot be loaded (${failure}); fix or remove its files`);
+    throw new SwitchyardError(
+      'INVALID_CERTIFICATE',
+      `certificate "${name}" exists in the certificate directory but cannot be loaded (${failure}); fix or remove its files`,
+    );
   }
   const { info } = await store.addSelfSigned(name, [...hosts]);
   return info;

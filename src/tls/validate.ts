@@ -143,7 +143,7 @@ export function validateCertificate(certPem: string, keyPem: string, options: Va
     }
   }
 
-  const chainPem = blocks.join('\n') + '\n';
+  const chainPem = `${blocks.join('\n')}\n`;
   return {
     certPem: chainPem,
     keyPem: normalizedKey,

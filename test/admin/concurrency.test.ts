@@ -24,7 +24,11 @@ async function services(): Promise<unknown[]> {
 }
 
 function switchTo(sy: Switchyard, to: string, headers: Record<string, string> = {}): Promise<number> {
-  return fetch(`${sy.adminUrl}/v1/services/web/switch`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ to }) }).then(async (r) => {
+  return fetch(`${sy.adminUrl}/v1/services/web/switch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ to }),
+  }).then(async (r) => {
     await r.arrayBuffer();
     return r.status;
   });
@@ -63,7 +67,12 @@ describe('admin token', () => {
     const wrong = 'tok-wrong-also-never-logged';
     process.env.SWITCHYARD_CONCURRENCY_TOKEN = token;
     let logged = '';
-    const sink = new Writable({ write: (chunk, _enc, done) => ((logged += chunk.toString()), done()) });
+    const sink = new Writable({
+      write: (chunk, _enc, done) => {
+        logged += chunk.toString();
+        done();
+      },
+    });
     const dir = tempDir();
     const config = validateConfig({
       listeners: [{ name: 'http', port: 0, address: '127.0.0.1' }],
@@ -76,7 +85,11 @@ describe('admin token', () => {
     app = await Switchyard.start(config, pino({ level: 'trace' }, sink));
     for (const value of [token, wrong]) {
       await fetch(`${app.adminUrl}/v1/services`, { headers: { authorization: `Bearer ${value}` } }).then((r) => r.arrayBuffer());
-      await fetch(`${app.adminUrl}/v1/services/web/switch`, { method: 'POST', headers: { authorization: `Bearer ${value}`, 'content-type': 'application/json' }, body: '{"to":"green"}' }).then((r) => r.arrayBuffer());
+      await fetch(`${app.adminUrl}/v1/services/web/switch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${value}`, 'content-type': 'application/json' },
+        body: '{"to":"green"}',
+      }).then((r) => r.arrayBuffer());
     }
     delete process.env.SWITCHYARD_CONCURRENCY_TOKEN;
     // The authorized switch is logged (so the check below means something).

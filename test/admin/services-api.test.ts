@@ -27,11 +27,21 @@ const json = { 'content-type': 'application/json' };
 describe('admin API (inject)', () => {
   it('switches, returns the generation as ETag, and refuses a stale If-Match with 412 changing nothing', async () => {
     const started = await start();
-    const ok = await started.admin.inject({ method: 'POST', url: '/v1/services/web/switch', headers: { ...json, 'if-match': '"1"' }, payload: { to: 'green' } });
+    const ok = await started.admin.inject({
+      method: 'POST',
+      url: '/v1/services/web/switch',
+      headers: { ...json, 'if-match': '"1"' },
+      payload: { to: 'green' },
+    });
     expect(ok.statusCode).toBe(200);
     expect(ok.headers.etag).toBe('"2"');
     expect(ok.json().active).toBe('green');
-    const stale = await started.admin.inject({ method: 'POST', url: '/v1/services/web/switch', headers: { ...json, 'if-match': '"1"' }, payload: { to: 'blue' } });
+    const stale = await started.admin.inject({
+      method: 'POST',
+      url: '/v1/services/web/switch',
+      headers: { ...json, 'if-match': '"1"' },
+      payload: { to: 'blue' },
+    });
     expect(stale.statusCode).toBe(412);
     expect(stale.json().error.code).toBe('PRECONDITION_FAILED');
     expect((await started.admin.inject({ url: '/v1/services/web' })).json().active).toBe('green');
@@ -77,7 +87,12 @@ describe('admin API (inject)', () => {
 
   it('rolls back to the previous weights and records history', async () => {
     const started = await start();
-    await started.admin.inject({ method: 'PUT', url: '/v1/services/web/weights', headers: json, payload: { weights: { blue: 90, green: 10 }, reason: 'canary' } });
+    await started.admin.inject({
+      method: 'PUT',
+      url: '/v1/services/web/weights',
+      headers: json,
+      payload: { weights: { blue: 90, green: 10 }, reason: 'canary' },
+    });
     const back = await started.admin.inject({ method: 'POST', url: '/v1/services/web/rollback' });
     expect(back.statusCode).toBe(200);
     expect(back.json().weights).toEqual({ blue: 100, green: 0 });
@@ -90,7 +105,12 @@ describe('admin API (inject)', () => {
     const started = await start({}, dir);
     const other = await startUpstream('other green');
     upstreams.push(other);
-    const reply = await started.admin.inject({ method: 'PUT', url: '/v1/services/web/stacks/green/targets', headers: json, payload: { targets: [other.address] } });
+    const reply = await started.admin.inject({
+      method: 'PUT',
+      url: '/v1/services/web/stacks/green/targets',
+      headers: json,
+      payload: { targets: [other.address] },
+    });
     expect(reply.statusCode).toBe(200);
     expect(reply.json().stacks.green.targets[0].address).toBe(other.address);
     const stored = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
@@ -101,11 +121,26 @@ describe('admin API (inject)', () => {
 
   it('refuses non-JSON mutations (415), huge bodies (413) and foreign Host/Origin (403)', async () => {
     const started = await start();
-    const text = await started.admin.inject({ method: 'POST', url: '/v1/services/web/switch', headers: { 'content-type': 'text/plain' }, payload: '{"to":"green"}' });
+    const text = await started.admin.inject({
+      method: 'POST',
+      url: '/v1/services/web/switch',
+      headers: { 'content-type': 'text/plain' },
+      payload: '{"to":"green"}',
+    });
     expect(text.statusCode).toBe(415);
-    const form = await started.admin.inject({ method: 'POST', url: '/v1/services/web/switch', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'to=green' });
+    const form = await started.admin.inject({
+      method: 'POST',
+      url: '/v1/services/web/switch',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'to=green',
+    });
     expect(form.statusCode).toBe(415);
-    const huge = await started.admin.inject({ method: 'POST', url: '/v1/services/web/switch', headers: json, payload: JSON.stringify({ to: 'green', reason: 'x'.repeat(3_000_000) }) });
+    const huge = await started.admin.inject({
+      method: 'POST',
+      url: '/v1/services/web/switch',
+      headers: json,
+      payload: JSON.stringify({ to: 'green', reason: 'x'.repeat(3_000_000) }),
+    });
     expect(huge.statusCode).toBe(413);
     const host = await started.admin.inject({ url: '/v1/services', headers: { host: 'evil.example' } });
     expect(host.statusCode).toBe(403);
@@ -131,10 +166,19 @@ describe('admin API (over HTTP, with a token)', () => {
     const url = new URL(started.adminUrl);
     const post = (headers: Record<string, string>) =>
       new Promise<number>((resolve, reject) => {
-        const req = httpRequest({ host: url.hostname, port: Number(url.port), method: 'POST', path: '/v1/services/web/switch', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
+        const req = httpRequest(
+          {
+            host: url.hostname,
+            port: Number(url.port),
+            method: 'POST',
+            path: '/v1/services/web/switch',
+            headers: { 'content-type': 'application/json', ...headers },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
         req.on('error', reject);
         req.end(JSON.stringify({ to: 'green' }));
       });

@@ -54,19 +54,24 @@ describe('parseConfig', () => {
   });
 
   it('accepts the rancher-compose health_check block as it is', () => {
-    const text = SPEC_EXAMPLE.replace(/health_check:[\s\S]*?expect_body: "OK"\n/, `health_check:
+    const text = SPEC_EXAMPLE.replace(
+      /health_check:[\s\S]*?expect_body: "OK"\n/,
+      `health_check:
       port: 9000
       interval: 2000
       unhealthy_threshold: 3
       request_line: GET /health HTTP/1.0
       healthy_threshold: 2
       response_timeout: 2000
-`);
+`,
+    );
     expect(parseConfig(text).services[0]?.health_check?.request_line).toBe('GET /health HTTP/1.0');
   });
 
   it('lists every error by its path', () => {
-    const bad = SPEC_EXAMPLE.replace('"10.0.0.12:9000"', '"not a target"').replace('interval: 2000', 'interval: soon').replace('balance: round_robin', 'balance: fastest');
+    const bad = SPEC_EXAMPLE.replace('"10.0.0.12:9000"', '"not a target"')
+      .replace('interval: 2000', 'interval: soon')
+      .replace('balance: round_robin', 'balance: fastest');
     const found = problems(bad);
     expect(found).toContain('services[0].stacks.blue.targets[1]: must be host:port');
     expect(found.some((p) => p.startsWith('services[0].health_check.interval: must be a duration'))).toBe(true);

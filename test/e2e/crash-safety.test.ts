@@ -30,7 +30,9 @@ async function start(configPath: string, proxyPort: number, adminPort: number): 
 }
 
 function switchTo(adminUrl: string, to: string): Promise<number> {
-  return fetch(`${adminUrl}/v1/services/web/switch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to }) }).then((r) => r.status);
+  return fetch(`${adminUrl}/v1/services/web/switch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to }) }).then(
+    (r) => r.status,
+  );
 }
 
 const served = async (port: number): Promise<string> => (await fetch(`http://127.0.0.1:${port}/`)).text();
@@ -77,7 +79,9 @@ describe('crash safety', () => {
     const garbage = '{"version": 1, "services": {"web": {"weights": ';
     writeFileSync(statePath, garbage);
     const result = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile(process.execPath, [CLI, 'start', '--config', configPath], { timeout: 15_000 }, (err, _stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stderr })),
+      execFile(process.execPath, [CLI, 'start', '--config', configPath], { timeout: 15_000 }, (err, _stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stderr }),
+      ),
     );
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain(statePath);

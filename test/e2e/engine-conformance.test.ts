@@ -45,14 +45,27 @@ async function netUpstream(onSocket: (s: Socket) => void): Promise<number> {
   return listen(createNetServer(onSocket));
 }
 
-function send(port: number, options: { method?: string; path?: string; headers?: Record<string, string | string[]>; body?: Buffer | string | (Buffer | string)[]; agent?: Agent } = {}): Promise<Reply> {
+function send(
+  port: number,
+  options: { method?: string; path?: string; headers?: Record<string, string | string[]>; body?: Buffer | string | (Buffer | string)[]; agent?: Agent } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path ?? '/', headers: { host: 'svc', ...options.headers }, agent: options.agent ?? false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path ?? '/',
+        headers: { host: 'svc', ...options.headers },
+        agent: options.agent ?? false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     const body = options.body;
     if (Array.isArray(body)) {
@@ -64,7 +77,16 @@ function send(port: number, options: { method?: string; path?: string; headers?:
 
 describe.each(['node', 'fast'] as const)('forwarding engine %s', (engine) => {
   async function proxy(ports: number[], upstream: Record<string, unknown> = {}): Promise<number> {
-    const app: Switchyard = await startSwitchyard([{ name: 'svc', hosts: ['svc'], stacks: { blue: { targets: ports.map((p) => `127.0.0.1:${p}`) }, green: { targets: ports.map((p) => `127.0.0.1:${p}`) } } }], { upstream: { engine, ...upstream } });
+    const app: Switchyard = await startSwitchyard(
+      [
+        {
+          name: 'svc',
+          hosts: ['svc'],
+          stacks: { blue: { targets: ports.map((p) => `127.0.0.1:${p}`) }, green: { targets: ports.map((p) => `127.0.0.1:${p}`) } },
+        },
+      ],
+      { upstream: { engine, ...upstream } },
+    );
     closers.push(() => app.stop(0));
     return app.port('http');
   }
@@ -77,7 +99,9 @@ describe.each(['node', 'fast'] as const)('forwarding engine %s', (engine) => {
       res.end('ok');
     });
     const port = await proxy([up]);
-    const reply = await send(port, { headers: { connection: 'x-hop-req', 'x-hop-req': 'gone', 'x-keep': 'yes', 'x-forwarded-for': '10.0.0.1', te: 'trailers' } });
+    const reply = await send(port, {
+      headers: { connection: 'x-hop-req', 'x-hop-req': 'gone', 'x-keep': 'yes', 'x-forwarded-for': '10.0.0.1', te: 'trailers' },
+    });
     expect(reply.status).toBe(200);
     expect(reply.body.toString()).toBe('ok');
     expect(seen.host).toBe('svc');
@@ -164,11 +188,14 @@ describe.each(['node', 'fast'] as const)('forwarding engine %s', (engine) => {
     });
     const port = await proxy([up]);
     const reply = await new Promise<Reply>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent: false, headers: { host: 'svc', expect: '100-continue', 'content-length': '4' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
-      });
+      const req = request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/', agent: false, headers: { host: 'svc', expect: '100-continue', 'content-length': '4' } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
+        },
+      );
       req.on('continue', () => req.end('data'));
       req.on('error', reject);
     });
@@ -301,10 +328,13 @@ describe.each(['node', 'fast'] as const)('forwarding engine %s', (engine) => {
 
   it('keeps an idle upstream socket no longer than its Keep-Alive: timeout= hint allows', async () => {
     let connections = 0;
-    const up = await httpUpstream((_req, res) => res.end('ok'), (s) => {
-      s.keepAliveTimeout = 2000; // announced as "Keep-Alive: timeout=2"
-      s.on('connection', () => connections++);
-    });
+    const up = await httpUpstream(
+      (_req, res) => res.end('ok'),
+      (s) => {
+        s.keepAliveTimeout = 2000; // announced as "Keep-Alive: timeout=2"
+        s.on('connection', () => connections++);
+      },
+    );
     const port = await proxy([up], { idle_timeout: '10s' });
     expect((await send(port)).status).toBe(200);
     expect((await send(port)).status).toBe(200);

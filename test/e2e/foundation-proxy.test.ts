@@ -27,7 +27,11 @@ function get(port: number, path = '/', headers: Record<string, string> = {}, age
 }
 
 function admin(app: Switchyard, method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(app.adminUrl + path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  return fetch(app.adminUrl + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
 }
 
 let app: Switchyard | undefined;
@@ -42,7 +46,10 @@ async function blueGreen(extraService: Record<string, unknown> = {}, extra: Reco
   const blue = await startUpstream('blue');
   const green = await startUpstream('green');
   upstreams.push(blue, green);
-  app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } }, active: 'blue', ...extraService }], extra);
+  app = await startSwitchyard(
+    [{ name: 'web', stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } }, active: 'blue', ...extraService }],
+    extra,
+  );
   return { app, blue, green, port: app.port('http') };
 }
 
@@ -92,7 +99,13 @@ describe('proxy', () => {
     });
     upstreams.push(up);
     app = await startSwitchyard([{ name: 'h', stacks: { blue: { targets: [up.address] } } }]);
-    const reply = await get(app.port('http'), '/', { host: 'shop.example', 'x-forwarded-for': '10.1.1.1', connection: 'x-drop-me', 'x-drop-me': '1', 'proxy-authorization': 'secret' });
+    const reply = await get(app.port('http'), '/', {
+      host: 'shop.example',
+      'x-forwarded-for': '10.1.1.1',
+      connection: 'x-drop-me',
+      'x-drop-me': '1',
+      'proxy-authorization': 'secret',
+    });
     const seen = JSON.parse(reply.body) as Record<string, string>;
     expect(seen.host).toBe('shop.example');
     expect(seen['x-forwarded-for']).toBe('10.1.1.1, 127.0.0.1');
@@ -194,7 +207,10 @@ describe('proxy', () => {
 
   it('refuses an h2c upgrade with 400 without forwarding', async () => {
     const { port, blue } = await blueGreen();
-    const raw = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: web\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n');
+    const raw = await rawExchange(
+      port,
+      'GET / HTTP/1.1\r\nHost: web\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n',
+    );
     expect(raw.startsWith('HTTP/1.1 400')).toBe(true);
     expect(blue.requests).toHaveLength(0);
   });
@@ -240,7 +256,15 @@ describe('proxy', () => {
   });
 
   it('serves the standby stack on a route_to: standby listener', async () => {
-    const { app: started } = await blueGreen({}, { listeners: [{ name: 'http', port: 0, address: '127.0.0.1' }, { name: 'preview', port: 0, address: '127.0.0.1', route_to: 'standby' }] });
+    const { app: started } = await blueGreen(
+      {},
+      {
+        listeners: [
+          { name: 'http', port: 0, address: '127.0.0.1' },
+          { name: 'preview', port: 0, address: '127.0.0.1', route_to: 'standby' },
+        ],
+      },
+    );
     expect((await get(started.port('http'))).body).toBe('blue');
     expect((await get(started.port('preview'))).body).toBe('green');
   });

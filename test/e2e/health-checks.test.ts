@@ -37,7 +37,9 @@ describe('active health checks', () => {
     const a = await startUpstream('a', undefined, () => !sick);
     const b = await startUpstream('b');
     upstreams.push(a, b);
-    app = await startSwitchyard([{ name: 'web', health_check: FAST_CHECK, stacks: { blue: { targets: [a.address, b.address] }, green: { targets: [b.address] } } }]);
+    app = await startSwitchyard([
+      { name: 'web', health_check: FAST_CHECK, stacks: { blue: { targets: [a.address, b.address] }, green: { targets: [b.address] } } },
+    ]);
     const events: SwitchyardEvent[] = [];
     const ws = new WebSocket(`${app.adminUrl.replace('http', 'ws')}/v1/events`);
     ws.on('message', (m) => events.push(JSON.parse(m.toString()) as SwitchyardEvent));
@@ -46,7 +48,9 @@ describe('active health checks', () => {
     sick = true;
     await waitFor(() => events.some((e) => e.type === 'health' && e.target === a.address && !e.healthy));
     for (let i = 0; i < 6; i++) expect((await get(app.port('http'))).body).toBe('b');
-    const service = (await (await fetch(`${app.adminUrl}/v1/services/web`)).json()) as { stacks: { blue: { targets: { address: string; healthy: boolean; last_error: string | null }[] } } };
+    const service = (await (await fetch(`${app.adminUrl}/v1/services/web`)).json()) as {
+      stacks: { blue: { targets: { address: string; healthy: boolean; last_error: string | null }[] } };
+    };
     const target = service.stacks.blue.targets.find((t) => t.address === a.address);
     expect(target?.healthy).toBe(false);
     expect(target?.last_error).toBe('status 503');
@@ -76,7 +80,14 @@ describe('active health checks', () => {
   it('accepts the rancher-compose health_check block as it is', async () => {
     const up = await startUpstream('up');
     upstreams.push(up);
-    const rancher = { port: up.port, interval: 2000, unhealthy_threshold: 3, request_line: 'GET /health HTTP/1.0', healthy_threshold: 2, response_timeout: 2000 };
+    const rancher = {
+      port: up.port,
+      interval: 2000,
+      unhealthy_threshold: 3,
+      request_line: 'GET /health HTTP/1.0',
+      healthy_threshold: 2,
+      response_timeout: 2000,
+    };
     app = await startSwitchyard([{ name: 'web', health_check: rancher, stacks: { blue: { targets: [up.address] } } }]);
     // The first round runs before the listeners open, so the first request is served.
     expect((await get(app.port('http'))).body).toBe('up');
@@ -87,10 +98,18 @@ describe('active health checks', () => {
     const down = await startUpstream('green', undefined, () => false);
     upstreams.push(up, down);
     app = await startSwitchyard([{ name: 'web', health_check: FAST_CHECK, stacks: { blue: { targets: [up.address] }, green: { targets: [down.address] } } }]);
-    const refused = await fetch(`${app.adminUrl}/v1/services/web/switch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: 'green' }) });
+    const refused = await fetch(`${app.adminUrl}/v1/services/web/switch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to: 'green' }),
+    });
     expect(refused.status).toBe(409);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('STACK_UNHEALTHY');
-    const forced = await fetch(`${app.adminUrl}/v1/services/web/switch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: 'green', force: true }) });
+    const forced = await fetch(`${app.adminUrl}/v1/services/web/switch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to: 'green', force: true }),
+    });
     expect(forced.status).toBe(200);
     const reply = await get(app.port('http'));
     expect(reply.status).toBe(503);
@@ -103,7 +122,9 @@ describe('active health checks', () => {
     const up = await startUpstream('green');
     const down = await startUpstream('blue', undefined, () => false);
     upstreams.push(up, down);
-    app = await startSwitchyard([{ name: 'web', failover: true, health_check: FAST_CHECK, stacks: { blue: { targets: [down.address] }, green: { targets: [up.address] } } }]);
+    app = await startSwitchyard([
+      { name: 'web', failover: true, health_check: FAST_CHECK, stacks: { blue: { targets: [down.address] }, green: { targets: [up.address] } } },
+    ]);
     expect((await get(app.port('http'))).body).toBe('green');
   });
 

@@ -31,7 +31,9 @@ describe('passive ejection', () => {
     const bad = await startUpstream('bad', (_req, res) => res.writeHead(500).end('boom'));
     const good = await startUpstream('good');
     upstreams.push(bad, good);
-    app = await startSwitchyard([{ name: 'web', health_check: { path: '/health', interval: 60_000, response_timeout: 500 }, stacks: { blue: { targets: [bad.address, good.address] } } }]);
+    app = await startSwitchyard([
+      { name: 'web', health_check: { path: '/health', interval: 60_000, response_timeout: 500 }, stacks: { blue: { targets: [bad.address, good.address] } } },
+    ]);
     const events: SwitchyardEvent[] = [];
     app.controller.events.subscribe((e) => events.push(e));
     const port = app.port('http');
@@ -42,7 +44,9 @@ describe('passive ejection', () => {
     const seenBefore = bad.requests.length;
     for (let i = 0; i < 10; i++) expect((await get(port)).body).toBe('good');
     expect(bad.requests.length).toBe(seenBefore);
-    const service = (await (await fetch(`${app.adminUrl}/v1/services/web`)).json()) as { stacks: { blue: { targets: { address: string; available: boolean; ejected_until: string | null }[] } } };
+    const service = (await (await fetch(`${app.adminUrl}/v1/services/web`)).json()) as {
+      stacks: { blue: { targets: { address: string; available: boolean; ejected_until: string | null }[] } };
+    };
     const target = service.stacks.blue.targets.find((t) => t.address === bad.address);
     expect(target?.available).toBe(false);
     expect(target?.ejected_until).not.toBeNull();
@@ -52,7 +56,10 @@ describe('passive ejection', () => {
     const bad = await startUpstream('bad', (_req, res) => res.writeHead(500).end('boom'));
     const good = await startUpstream('good');
     upstreams.push(bad, good);
-    app = await startSwitchyard([{ name: 'web', health_check: { path: '/health', interval: 60_000, response_timeout: 500 }, stacks: { blue: { targets: [bad.address, good.address] } } }], { upstream: { max_fails: 1, fail_timeout: '300ms' } });
+    app = await startSwitchyard(
+      [{ name: 'web', health_check: { path: '/health', interval: 60_000, response_timeout: 500 }, stacks: { blue: { targets: [bad.address, good.address] } } }],
+      { upstream: { max_fails: 1, fail_timeout: '300ms' } },
+    );
     const port = app.port('http');
     const bodies: string[] = [];
     for (let i = 0; i < 6; i++) bodies.push((await get(port)).body);

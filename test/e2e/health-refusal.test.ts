@@ -44,7 +44,9 @@ async function twoStacks(greenHealthy: () => boolean, extra: Record<string, unkn
   const blue = await startUpstream('blue');
   const green = await startUpstream('green', undefined, greenHealthy);
   upstreams.push(blue, green);
-  return startSwitchyard([{ name: 'web', health_check: FAST_CHECK, stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } }, ...extra }]);
+  return startSwitchyard([
+    { name: 'web', health_check: FAST_CHECK, stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } }, ...extra },
+  ]);
 }
 
 describe('switch refusal from the CLI', () => {
@@ -68,7 +70,8 @@ describe('switch refusal from the CLI', () => {
 
   it('refuses PUT /weights giving weight to an unhealthy stack with 409 unless forced', async () => {
     app = await twoStacks(() => false);
-    const put = (body: unknown) => fetch(`${app?.adminUrl ?? ''}/v1/services/web/weights`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const put = (body: unknown) =>
+      fetch(`${app?.adminUrl ?? ''}/v1/services/web/weights`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const refused = await put({ weights: { blue: 90, green: 10 } });
     expect(refused.status).toBe(409);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('STACK_UNHEALTHY');
@@ -91,7 +94,9 @@ describe('failover and passive events', () => {
     const blue = await startUpstream('blue', undefined, () => blueUp);
     const green = await startUpstream('green');
     upstreams.push(blue, green);
-    app = await startSwitchyard([{ name: 'web', failover: true, health_check: FAST_CHECK, stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } } }]);
+    app = await startSwitchyard([
+      { name: 'web', failover: true, health_check: FAST_CHECK, stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } } },
+    ]);
     const ws = new WebSocket(`${app.adminUrl.replace('http', 'ws')}/v1/events`);
     ws.on('message', (m) => events.push(JSON.parse(m.toString()) as SwitchyardEvent));
     await new Promise((r) => ws.once('open', r));
@@ -127,7 +132,9 @@ describe('failover and passive events', () => {
     process.env.SWITCHYARD_HEALTH_TOKEN = 'sekrit-token';
     const up = await startUpstream('blue');
     upstreams.push(up);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [up.address] } } }], { admin: { listen: '127.0.0.1:0', token_env: 'SWITCHYARD_HEALTH_TOKEN' } });
+    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [up.address] } } }], {
+      admin: { listen: '127.0.0.1:0', token_env: 'SWITCHYARD_HEALTH_TOKEN' },
+    });
     const url = `${app.adminUrl.replace('http', 'ws')}/v1/events`;
     const status = (headers: Record<string, string>) =>
       new Promise<number>((resolve) => {

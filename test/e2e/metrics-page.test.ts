@@ -22,7 +22,7 @@ async function page(started: Switchyard): Promise<string> {
 }
 
 function value(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? Number.NaN : Number(line.slice(series.length + 1));
 }
 
@@ -38,7 +38,9 @@ describe('GET /metrics', () => {
     const port = app.port('http');
     const get = (path: string, host = 'web.test') =>
       new Promise<void>((resolve, reject) => {
-        request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => res.resume().on('end', resolve)).on('error', reject).end();
+        request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => res.resume().on('end', resolve))
+          .on('error', reject)
+          .end();
       });
     for (let i = 0; i < 5; i++) await get(`/blue/${i}?q=${i}`);
     await app.controller.switchTo('web', 'green');
@@ -80,4 +82,3 @@ describe('GET /metrics', () => {
     expect(value(text, 'switchyard_requests_total{service="web",stack="blue",code="502"}')).toBe(1);
   });
 });
-

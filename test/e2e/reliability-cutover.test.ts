@@ -68,7 +68,12 @@ async function admin(sy: Switchyard, method: string, path: string, body: unknown
  * Runs `clients` keep-alive GET loops while `change(i)` is applied every 100 ms, `count`
  * times; returns every answer, the socket errors, and each change with its timing.
  */
-async function underLoad(sy: Switchyard, count: number, change: (i: number) => Promise<Record<string, number>>, clients = 20): Promise<{ answers: Answer[]; errors: number; changes: Change[] }> {
+async function underLoad(
+  sy: Switchyard,
+  count: number,
+  change: (i: number) => Promise<Record<string, number>>,
+  clients = 20,
+): Promise<{ answers: Answer[]; errors: number; changes: Change[] }> {
   const port = sy.port('http');
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
   const changes: Change[] = [{ sentAt: 0, ackAt: 0, weights: { blue: 100, green: 0 } }];

@@ -58,28 +58,31 @@ async function startRecorder(): Promise<Recorder> {
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  );
   return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, conns };
 }
 
 describe('slow request bodies (limits.request_timeout)', () => {
   // Only request_timeout is set, as an operator would: header_timeout keeps its 10 s default.
-  it(
-    'cuts a small body that stalls past request_timeout: 500ms within ~1.5 s, even with header_timeout at its 10 s default, forwarding nothing',
-    async () => {
-      const port = await proxyToSpy({ limits: { request_timeout: '500ms' } });
-      const client = new RawClient(port);
-      await client.ready();
-      client.write('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789');
-      await sleep(1600);
-      const closedIn = client.closed ? client.closedAt - client.opened : undefined;
-      client.destroy();
-      expect(closedIn).toBeDefined();
-      expect(closedIn).toBeLessThan(1600);
-      // Small bodies (<= 64 KB) are buffered before the first attempt: nothing reaches the upstream.
-      expect(spy!.received()).toBe('');
-    },
-  );
+  it('cuts a small body that stalls past request_timeout: 500ms within ~1.5 s, even with header_timeout at its 10 s default, forwarding nothing', async () => {
+    const port = await proxyToSpy({ limits: { request_timeout: '500ms' } });
+    const client = new RawClient(port);
+    await client.ready();
+    client.write('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789');
+    await sleep(1600);
+    const closedIn = client.closed ? client.closedAt - client.opened : undefined;
+    client.destroy();
+    expect(closedIn).toBeDefined();
+    expect(closedIn).toBeLessThan(1600);
+    // Small bodies (<= 64 KB) are buffered before the first attempt: nothing reaches the upstream.
+    expect(spy!.received()).toBe('');
+  });
 
   it('cuts a stalled streaming body (> 64 KB Content-Length) and closes its upstream connection too', async () => {
     const recorder = await startRecorder();
@@ -111,7 +114,15 @@ describe('WebSocket through the proxy', () => {
       ws.on('close', () => (upstreamClosed = true));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => (wss.clients.forEach((c) => c.terminate()), wss.close(), server.closeAllConnections(), server.close(() => r()))));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const c of wss.clients) c.terminate();
+          wss.close();
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
+    );
     const port = await proxyTo(`127.0.0.1:${(server.address() as AddressInfo).port}`, { limits: { keepalive_timeout: '300ms' } });
 
     const client = new WebSocket(`ws://127.0.0.1:${port}/`, { maxPayload: 0 });

@@ -42,7 +42,9 @@ describe('CertificateStore with 10,000 certificates', () => {
     lastPem = pems[COUNT - 1] as string;
     for (let i = 0; i < COUNT; i += 500) {
       await Promise.all(
-        pems.slice(i, i + 500).flatMap((pem, j) => [writeFile(join(dir, `c${i + j}.crt`), pem), writeFile(join(dir, `c${i + j}.key`), keyPem, { mode: 0o600 })]),
+        pems
+          .slice(i, i + 500)
+          .flatMap((pem, j) => [writeFile(join(dir, `c${i + j}.crt`), pem), writeFile(join(dir, `c${i + j}.key`), keyPem, { mode: 0o600 })]),
       );
     }
     const start = performance.now();
@@ -74,8 +76,14 @@ describe('CertificateStore with 10,000 certificates', () => {
     const one = await CertificateStore.open(dir, pino({ level: 'silent' }));
     const single = await one.addSelfSigned('one', ['h0.bulk.test']);
     expect(single.info.hosts).toEqual(['h0.bulk.test']);
-    const many = lookupCost(store, Array.from({ length: 1000 }, (_, i) => `h${i * 10}.bulk.test`));
-    const few = lookupCost(one, Array.from({ length: 1000 }, () => 'h0.bulk.test'));
+    const many = lookupCost(
+      store,
+      Array.from({ length: 1000 }, (_, i) => `h${i * 10}.bulk.test`),
+    );
+    const few = lookupCost(
+      one,
+      Array.from({ length: 1000 }, () => 'h0.bulk.test'),
+    );
     // A scan over 10,000 entries would be thousands of times slower; allow for cache effects.
     expect(many).toBeLessThan(Math.max(few * 10, 2_000));
   });

@@ -27,7 +27,11 @@ async function proxied(limits: Record<string, unknown>): Promise<WebSocket> {
 }
 
 const closeCode = (ws: WebSocket) => new Promise<number>((r) => ws.once('close', (code) => r(code)));
-const echo = (ws: WebSocket, data: Buffer) => new Promise<number>((r) => (ws.once('message', (m: Buffer) => r(m.length)), ws.send(data)));
+const echo = (ws: WebSocket, data: Buffer) =>
+  new Promise<number>((r) => {
+    ws.once('message', (m: Buffer) => r(m.length));
+    ws.send(data);
+  });
 
 describe('proxied WebSocket limits', () => {
   it('passes a message at websocket_max_message and closes with 1009 past it', async () => {
@@ -57,7 +61,8 @@ describe('proxied WebSocket limits', () => {
     const mask = Buffer.from([9, 8, 7, 6]);
     const masked = Buffer.from(payload.map((b, i) => b ^ (mask[i % 4] as number)));
     const frame = Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]);
-    const upgrade = 'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+    const upgrade =
+      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
     socket.write(Buffer.concat([Buffer.from(upgrade), frame]));
     let received = Buffer.alloc(0);
     await new Promise<void>((resolve) =>

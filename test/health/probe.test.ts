@@ -49,7 +49,17 @@ describe('probe', () => {
   it('accepts the rancher-compose health_check block as it is and sends its request line verbatim', async () => {
     const seen: string[] = [];
     const port = await rawServer('HTTP/1.0 200 OK\r\n\r\nok', seen);
-    const check = checkOf({ port, interval: 2000, unhealthy_threshold: 3, request_line: 'GET /health HTTP/1.0', healthy_threshold: 2, response_timeout: 2000, strategy: 'recreate', initializing_timeout: 60000, reinitializing_timeout: 60000 });
+    const check = checkOf({
+      port,
+      interval: 2000,
+      unhealthy_threshold: 3,
+      request_line: 'GET /health HTTP/1.0',
+      healthy_threshold: 2,
+      response_timeout: 2000,
+      strategy: 'recreate',
+      initializing_timeout: 60000,
+      reinitializing_timeout: 60000,
+    });
     expect(check).toMatchObject({ port, interval: 2000, response_timeout: 2000, healthy_threshold: 2, unhealthy_threshold: 3 });
     // The target's own port is closed: the probe must use the `port` override.
     const result = await probe(check, new Target('web', 'blue', '127.0.0.1:1', false));

@@ -31,7 +31,16 @@ async function receiver(statusFor: (n: number) => number, bodies: string[]): Pro
   return `http://127.0.0.1:${address.port}/hook`;
 }
 
-const health: SwitchyardEvent = { type: 'health', time: '2026-01-01T00:00:00.000Z', service: 'web', stack: 'blue', target: '10.0.0.1:80', healthy: false, source: 'active', error: 'status 503' };
+const health: SwitchyardEvent = {
+  type: 'health',
+  time: '2026-01-01T00:00:00.000Z',
+  service: 'web',
+  stack: 'blue',
+  target: '10.0.0.1:80',
+  healthy: false,
+  source: 'active',
+  error: 'status 503',
+};
 
 describe('webhookListener', () => {
   it('retries a refused delivery and POSTs the event JSON', async () => {
@@ -51,7 +60,16 @@ describe('webhookListener', () => {
     const listener = webhookListener(() => ({ on_health_change: [healthUrl], on_switch: [switchUrl] }), pino({ level: 'silent' }));
     const started = Date.now();
     listener(health);
-    listener({ type: 'switch', time: health.time, service: 'web', from: { blue: 100, green: 0 }, to: { blue: 0, green: 100 }, active: 'green', generation: 2, reason: 'test' });
+    listener({
+      type: 'switch',
+      time: health.time,
+      service: 'web',
+      from: { blue: 100, green: 0 },
+      to: { blue: 0, green: 100 },
+      active: 'green',
+      generation: 2,
+      reason: 'test',
+    });
     expect(Date.now() - started).toBeLessThan(50);
     await waitFor(() => healthBodies.length === 1 && switchBodies.length === 1);
     expect((JSON.parse(healthBodies[0] ?? '') as SwitchyardEvent).type).toBe('health');

@@ -12,7 +12,11 @@ export interface Upstream {
 }
 
 /** Starts an upstream that answers `body` (or runs `handler`); /health answers per `healthy()`. */
-export async function startUpstream(body: string, handler?: (req: IncomingMessage, res: ServerResponse) => void, healthy: () => boolean = () => true): Promise<Upstream> {
+export async function startUpstream(
+  body: string,
+  handler?: (req: IncomingMessage, res: ServerResponse) => void,
+  healthy: () => boolean = () => true,
+): Promise<Upstream> {
   const requests: IncomingMessage[] = [];
   const server = createServer((req, res) => {
     if (req.url === '/health') {

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { classifyUpstreamError, isTargetFault, MAX_RETRIES, shouldRetry, statusForFailure, type RetryFacts } from '../../src/proxy/upstream-errors.js';
 
-const facts = (over: Partial<RetryFacts>): RetryFacts => ({ kind: 'reset', method: 'GET', retries: 0, responded: false, bodySent: false, reusedSocket: false, ...over });
+const facts = (over: Partial<RetryFacts>): RetryFacts => ({
+  kind: 'reset',
+  method: 'GET',
+  retries: 0,
+  responded: false,
+  bodySent: false,
+  reusedSocket: false,
+  ...over,
+});
 
 describe('shouldRetry', () => {
   it('retries a refused connection for any method', () => {

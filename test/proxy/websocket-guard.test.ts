@@ -34,7 +34,15 @@ function guarded(maxMessage: number): { socket: PassThrough; guard: WebSocketGua
 describe('WebSocketGuard', () => {
   it('lets messages up to the limit through, frame headers and payloads split anywhere', () => {
     const { socket, guard } = guarded(70_000);
-    const stream = Buffer.concat([header(100), Buffer.alloc(100), header(300), Buffer.alloc(300), header(70_000), Buffer.alloc(70_000), header(0, { opcode: 0x9 })]);
+    const stream = Buffer.concat([
+      header(100),
+      Buffer.alloc(100),
+      header(300),
+      Buffer.alloc(300),
+      header(70_000),
+      Buffer.alloc(70_000),
+      header(0, { opcode: 0x9 }),
+    ]);
     for (let at = 0; at < stream.length; at += 7) guard.read(stream.subarray(at, at + 7));
     expect(socket.destroyed).toBe(false);
   });
@@ -52,7 +60,15 @@ describe('WebSocketGuard', () => {
     ok.guard.read(Buffer.concat([header(900), Buffer.alloc(900)]));
     expect(ok.socket.destroyed).toBe(false);
     const tooBig = guarded(1000);
-    tooBig.guard.read(Buffer.concat([header(600, { fin: false }), Buffer.alloc(600), header(0x0a, { fin: true, opcode: 0x9 }), Buffer.alloc(10), header(500, { fin: true, opcode: 0 })]));
+    tooBig.guard.read(
+      Buffer.concat([
+        header(600, { fin: false }),
+        Buffer.alloc(600),
+        header(0x0a, { fin: true, opcode: 0x9 }),
+        Buffer.alloc(10),
+        header(500, { fin: true, opcode: 0 }),
+      ]),
+    );
     expect(tooBig.socket.destroyed).toBe(true);
   });
 });

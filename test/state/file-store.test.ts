@@ -42,7 +42,9 @@ describe('Switchyard with a corrupt state file', () => {
     const dir = tempDir();
     const file = join(dir, 'state.json');
     writeFileSync(file, 'garbage');
-    const services = [{ name: 'web', hosts: ['web.test'], active: 'blue', stacks: { blue: { targets: ['127.0.0.1:1'] }, green: { targets: ['127.0.0.1:2'] } } }];
+    const services = [
+      { name: 'web', hosts: ['web.test'], active: 'blue', stacks: { blue: { targets: ['127.0.0.1:1'] }, green: { targets: ['127.0.0.1:2'] } } },
+    ];
     await expect(
       startSwitchyard(services, {}, dir).then((a) => {
         app = a;

@@ -64,7 +64,9 @@ export function opensslCert(options: OpensslCertOptions = {}): Pem {
   const id = ++serial;
   const keyFile = join(dir, `${id}.key`);
   const certFile = join(dir, `${id}.crt`);
-  const newkey = { rsa: ['-newkey', 'rsa:2048'], rsa1024: ['-newkey', 'rsa:1024'], ec: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] }[options.key ?? 'ec'];
+  const newkey = { rsa: ['-newkey', 'rsa:2048'], rsa1024: ['-newkey', 'rsa:1024'], ec: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] }[
+    options.key ?? 'ec'
+  ];
   const args = ['req', '-config', join(dir, 'min.cnf'), '-x509', ...newkey, '-nodes', '-keyout', keyFile, '-out', certFile];
   args.push('-days', String(options.days ?? 30), '-subj', `/CN=${options.cn ?? options.hosts?.[0] ?? 'switchyard test'}`);
   if (options.hosts?.length) args.push('-addext', `subjectAltName=${options.hosts.map((h) => `DNS:${h}`).join(',')}`);

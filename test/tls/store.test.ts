@@ -302,7 +302,9 @@ describe('ensureSelfSigned', () => {
     writeFileSync(join(dir, 'localhost.crt'), 'broken');
     writeFileSync(join(dir, 'localhost.key'), 'broken');
     const store = await CertificateStore.open(dir, silent);
-    await expect(ensureSelfSigned(store, 'localhost', LOCALHOST_NAMES)).rejects.toThrow(/cannot be loaded \(invalid certificate: no PEM certificate.*fix or remove/);
+    await expect(ensureSelfSigned(store, 'localhost', LOCALHOST_NAMES)).rejects.toThrow(
+      /cannot be loaded \(invalid certificate: no PEM certificate.*fix or remove/,
+    );
     expect(readFileSync(join(dir, 'localhost.crt'), 'utf8')).toBe('broken');
   });
 });

@@ -71,7 +71,9 @@ describe('validateCertificate', () => {
 
   it('refuses garbage', () => {
     expect(reasonOf(() => validateCertificate('hello', rsa.keyPem))).toMatch(/no PEM certificate/);
-    expect(reasonOf(() => validateCertificate('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', rsa.keyPem))).toMatch(/certificate 1 does not parse/);
+    expect(reasonOf(() => validateCertificate('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', rsa.keyPem))).toMatch(
+      /certificate 1 does not parse/,
+    );
     expect(reasonOf(() => validateCertificate(rsa.certPem, 'not a key'))).toMatch(/the key does not parse/);
     expect(reasonOf(() => validateCertificate(rsa.certPem, ''))).toMatch(/the key does not parse/);
   });

@@ -58,7 +58,13 @@ const selfSignedBody = {
 export function registerCertificateRoutes(app: FastifyInstance, deps: CertificateRoutesDeps): void {
   const { store, events } = deps;
   const published = (info: CertificateInfo, replaced: boolean) => {
-    events.publish({ type: 'certificate', time: new Date().toISOString(), name: info.name, action: replaced ? 'replaced' : 'added', fingerprint256: info.fingerprint256 });
+    events.publish({
+      type: 'certificate',
+      time: new Date().toISOString(),
+      name: info.name,
+      action: replaced ? 'replaced' : 'added',
+      fingerprint256: info.fingerprint256,
+    });
     return { certificate: info };
   };
 
@@ -80,7 +86,8 @@ export function registerCertificateRoutes(app: FastifyInstance, deps: Certificat
     const target = request.params.name;
     const info = store.get(target);
     if (!info) throw new SwitchyardError('UNKNOWN_CERTIFICATE', `no certificate "${target}"`);
-    if (deps.defaultCerts().has(target)) throw new SwitchyardError('CERTIFICATE_IN_USE', `certificate "${target}" is a listener default_cert; change the listener first`);
+    if (deps.defaultCerts().has(target))
+      throw new SwitchyardError('CERTIFICATE_IN_USE', `certificate "${target}" is a listener default_cert; change the listener first`);
     await store.delete(target);
     events.publish({ type: 'certificate', time: new Date().toISOString(), name: target, action: 'deleted', fingerprint256: info.fingerprint256 });
     return { deleted: target };

@@ -55,23 +55,42 @@ export function registerServiceCommands(program: Command, client: () => AdminCli
     .option('--force', 'switch even when the stack has no healthy target')
     .option('--reason <text>', 'recorded in history')
     .action((service: string, stack: string, opts: { force?: boolean; reason?: string }) =>
-      runCall(async () => done(await client().call<ServiceJson>('POST', `/v1/services/${encodeURIComponent(service)}/switch`, { to: stack, ...(opts.force ? { force: true } : {}), ...(opts.reason ? { reason: opts.reason } : {}) }))),
+      runCall(async () =>
+        done(
+          await client().call<ServiceJson>('POST', `/v1/services/${encodeURIComponent(service)}/switch`, {
+            to: stack,
+            ...(opts.force ? { force: true } : {}),
+            ...(opts.reason ? { reason: opts.reason } : {}),
+          }),
+        ),
+      ),
     );
   program
     .command('weights <service> <pairs...>')
     .description('split traffic, e.g. weights demo blue=90 green=10')
     .option('--force', 'even when a stack given weight has no healthy target')
     .action((service: string, pairs: string[], opts: { force?: boolean }) =>
-      runCall(async () => done(await client().call<ServiceJson>('PUT', `/v1/services/${encodeURIComponent(service)}/weights`, { weights: parseWeights(pairs), ...(opts.force ? { force: true } : {}) }))),
+      runCall(async () =>
+        done(
+          await client().call<ServiceJson>('PUT', `/v1/services/${encodeURIComponent(service)}/weights`, {
+            weights: parseWeights(pairs),
+            ...(opts.force ? { force: true } : {}),
+          }),
+        ),
+      ),
     );
   program
     .command('rollback <service>')
     .description('back to the weights before the last change')
-    .action((service: string) => runCall(async () => done(await client().call<ServiceJson>('POST', `/v1/services/${encodeURIComponent(service)}/rollback`, {}))));
+    .action((service: string) =>
+      runCall(async () => done(await client().call<ServiceJson>('POST', `/v1/services/${encodeURIComponent(service)}/rollback`, {}))),
+    );
   program
     .command('targets <service> <stack> <targets...>')
     .description("replace a stack's targets (host:port …)")
     .action((service: string, stack: string, targets: string[]) =>
-      runCall(async () => done(await client().call<ServiceJson>('PUT', `/v1/services/${encodeURIComponent(service)}/stacks/${encodeURIComponent(stack)}/targets`, { targets }))),
+      runCall(async () =>
+        done(await client().call<ServiceJson>('PUT', `/v1/services/${encodeURIComponent(service)}/stacks/${encodeURIComponent(stack)}/targets`, { targets })),
+      ),
     );
 }
