@@ -51,3 +51,8 @@ export class SwitchyardError extends Error {
     return { error: { code: this.code, message: this.message } };
   }
 }
+
+/** The message of anything thrown (an Error's message, else its string form), for logs and error texts. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
+import { hostPart, unbracket } from '../net/host-port.js';
 
 /** True for names and addresses that can only mean this machine. */
 export function isLoopbackHost(host: string): boolean {
@@ -12,9 +13,7 @@ export function isLoopbackHost(host: string): boolean {
 
 /** The host name of a Host header value (port and brackets removed). */
 export function hostOfHeader(value: string): string {
-  if (value.startsWith('[')) return value.slice(1, value.indexOf(']'));
-  const colon = value.lastIndexOf(':');
-  return colon === -1 ? value : value.slice(0, colon);
+  return unbracket(hostPart(value));
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { splitHostPort } from '../net/host-port.js';
 
 /**
  * With `demo_backends: true`, switchyard starts a tiny server at every loopback target
@@ -13,8 +14,7 @@ export async function startDemoBackends(config: Config, log: Logger): Promise<Se
   for (const service of config.services) {
     for (const [stack, { targets }] of Object.entries(service.stacks)) {
       for (const address of targets) {
-        const colon = address.lastIndexOf(':');
-        const host = address.slice(0, colon);
+        const { host, port } = splitHostPort(address);
         if (started.has(address) || !(host === 'localhost' || host.startsWith('127.'))) continue;
         started.add(address);
         const body = `hello from ${stack}\n`;
@@ -24,7 +24,7 @@ export async function startDemoBackends(config: Config, log: Logger): Promise<Se
         });
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
-          server.listen(Number(address.slice(colon + 1)), host, () => resolve());
+          server.listen(port, host, () => resolve());
         });
         log.info({ service: service.name, stack, address }, 'demo backend listening');
         servers.push(server);

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import type { HealthCheckConfig } from '../config/schema.js';
+import { hostPart } from '../net/host-port.js';
 import type { Target } from '../pool/target.js';
 
 /** Outcome of one probe: ok, or the reason it failed. */
@@ -11,7 +12,7 @@ const MAX_READ = 64 * 1024;
 /** The request a probe sends: `request_line` verbatim (rancher-compose), else `GET <path> HTTP/1.1`. */
 export function probeRequest(check: HealthCheckConfig, target: Target): string {
   const line = check.request_line ?? `GET ${check.path ?? '/'} HTTP/1.1`;
-  const host = check.host ?? `${target.address.slice(0, target.address.lastIndexOf(':'))}`;
+  const host = check.host ?? hostPart(target.address);
   return `${line}\r\nHost: ${host}\r\nUser-Agent: switchyard-health\r\nConnection: close\r\n\r\n`;
 }
 

@@ -1,3 +1,5 @@
+import { splitHostPort } from '../net/host-port.js';
+
 /** Why a target's health last changed, for logs and events. */
 export type HealthSource = 'active' | 'passive' | 'initial';
 
@@ -31,10 +33,9 @@ export class Target {
     this.service = service;
     this.stack = stack;
     this.address = address;
-    const colon = address.lastIndexOf(':');
-    const host = address.slice(0, colon);
-    this.host = host.startsWith('[') ? host.slice(1, -1) : host;
-    this.port = Number(address.slice(colon + 1));
+    const { host, port } = splitHostPort(address);
+    this.host = host;
+    this.port = port;
     this.healthy = healthy;
   }
 

@@ -1,6 +1,6 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { SwitchyardError } from '../errors.js';
+import { messageOf, SwitchyardError } from '../errors.js';
 
 /** A certificate chain and key that passed validation, with what the store and SNI need. */
 export interface ValidCertificate {
@@ -43,10 +43,6 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[\s\S]*?-----END CERTIF
 
 function invalid(reason: string): never {
   throw new SwitchyardError('INVALID_CERTIFICATE', `invalid certificate: ${reason}`);
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** A SAN or subject value; Node JSON-quotes values with special characters. */
