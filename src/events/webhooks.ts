@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { SwitchyardEvent } from '../state/events.js';
+import type { SwitchyardEvent } from './bus.js';
 
 /** Each delivery: this many tries, each bounded by TIMEOUT_MS, with doubling backoff. */
 const ATTEMPTS = 3;

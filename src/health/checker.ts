@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import type { HealthCheckConfig } from '../config/schema.js';
 import type { Target } from '../pool/target.js';
 import type { StateController } from '../state/controller.js';
@@ -15,17 +14,16 @@ interface Watch {
  * Active health checking of every target of every stack (standby included). It only
  * writes health, through Target's public fields and `setHealthy`, with thresholds:
  * unhealthy after `unhealthy_threshold` consecutive failures, healthy after
- * `healthy_threshold` consecutive successes. Transitions are published as events.
+ * `healthy_threshold` consecutive successes. Transitions are published as events (the
+ * event log writes their log lines).
  */
 export class HealthChecker {
   private readonly controller: StateController;
-  private readonly log: Logger;
   private readonly watches = new Map<Target, Watch>();
   private stopped = false;
 
-  constructor(controller: StateController, log: Logger) {
+  constructor(controller: StateController) {
     this.controller = controller;
-    this.log = log;
     // Targets added at run time (targets API, reload) start unhealthy and are probed at once.
     controller.registry.onAdded = (service, stack, target) => this.watch(service, stack, target, 0);
     controller.registry.onRemoved = (_service, _stack, target) => this.unwatch(target);
@@ -131,7 +129,6 @@ export class HealthChecker {
 
   private transition(service: string, stack: string, target: Target, healthy: boolean): void {
     if (!target.setHealthy(healthy)) return;
-    this.log[healthy ? 'info' : 'warn']({ service, stack, target: target.address, error: target.lastError }, `target ${healthy ? 'healthy' : 'unhealthy'}`);
     this.controller.events.publish({
       type: 'health',
       time: new Date().toISOString(),

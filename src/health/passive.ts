@@ -1,3 +1,4 @@
+import type { EventBus } from '../events/bus.js';
 import type { Target } from '../pool/target.js';
 
 /** Passive outlier detection settings. */
@@ -8,20 +9,19 @@ export interface PassiveOptions {
   readonly cooldown: number;
 }
 
-/** Called when a target is ejected, for logs and events. */
-export type EjectListener = (target: Target) => void;
-
 /**
  * Fed by the request path with each upstream outcome; ejects a target after
  * `failures` consecutive failures, even between active checks. It writes health only
  * through Target's public methods.
  */
 export class PassiveHealth {
-  private readonly options: PassiveOptions;
-  onEject: EjectListener | undefined;
+  /** Replaced by a config reload (`upstream.max_fails`, `upstream.fail_timeout`). */
+  options: PassiveOptions;
+  private readonly events: EventBus;
 
-  constructor(options: PassiveOptions) {
+  constructor(options: PassiveOptions, events: EventBus) {
     this.options = options;
+    this.events = events;
   }
 
   /** A response head arrived with a status below 500. */
@@ -35,7 +35,9 @@ export class PassiveHealth {
     if (target.passiveFailures >= this.options.failures) {
       target.passiveFailures = 0;
       target.eject(Date.now() + this.options.cooldown);
-      this.onEject?.(target);
+      const { service, stack, address } = target;
+      const error = 'ejected after consecutive failures';
+      this.events.publish({ type: 'health', time: new Date().toISOString(), service, stack, target: address, healthy: false, source: 'passive', error });
     }
   }
 }

@@ -3,7 +3,13 @@ import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
-import type { PersistedState } from './types.js';
+import type { ServiceState } from '../routing/service-state.js';
+
+/** The durable document: each service's runtime state by name. */
+export interface PersistedState {
+  readonly version: 1;
+  readonly services: Readonly<Record<string, ServiceState>>;
+}
 
 /** The state file exists but cannot be used; switchyard refuses to start rather than replace it. */
 export class StateFileError extends Error {

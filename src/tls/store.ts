@@ -1,7 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
-import { SwitchyardError } from '../errors.js';
+import { messageOf, SwitchyardError } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import { SerialQueue } from '../serial-queue.js';
 import { readCertificateDir, removeCertificateFiles, writeCertificateFiles } from './cert-files.js';
 import { assertCertificateName } from './names.js';
 import { generateSelfSigned } from './self-signed.js';
@@ -34,10 +36,6 @@ interface Entry extends Omit<ValidCertificate, 'context'> {
   contextError: string | undefined;
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 function infoOf(entry: Entry, now: number): CertificateInfo {
   return {
     name: entry.name,
@@ -61,17 +59,18 @@ export class CertificateStore {
   private readonly loadErrors = new Map<string, string>();
   private readonly listeners = new Set<(name: string) => void>();
   /** Mutations run one at a time so the files and the maps never disagree. */
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   private constructor(
     private readonly dir: string,
     private readonly log: Logger,
+    private readonly events: EventBus | undefined,
   ) {}
 
-  /** Opens `dir` (created 0700 when missing) and loads every `<name>.crt` + `<name>.key` pair in it. */
-  static async open(dir: string, log: Logger): Promise<CertificateStore> {
+  /** Opens `dir` (created 0700 when missing) and loads every `<name>.crt` + `<name>.key` pair in it; changes are published on `events`. */
+  static async open(dir: string, log: Logger, events?: EventBus): Promise<CertificateStore> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const store = new CertificateStore(dir, log);
+    const store = new CertificateStore(dir, log, events);
     await store.load();
     return store;
   }
@@ -132,7 +131,7 @@ export class CertificateStore {
 
   /** Removes a certificate and its files; 404 UNKNOWN_CERTIFICATE when there is none. */
   async delete(name: string): Promise<void> {
-    await this.serialize(async () => {
+    await this.queue.run(async () => {
       const entry = this.entries.get(name);
       if (!entry) throw new SwitchyardError('UNKNOWN_CERTIFICATE', `no certificate "${name}"`);
       await removeCertificateFiles(this.dir, name, this.log);
@@ -140,6 +139,7 @@ export class CertificateStore {
       this.index.remove(entry);
       this.log.info({ certificate: name, fingerprint256: entry.fingerprint256 }, 'certificate deleted');
       this.notify(name);
+      this.events?.publish({ type: 'certificate', time: new Date().toISOString(), name, action: 'deleted', fingerprint256: entry.fingerprint256 });
     });
   }
 
@@ -167,12 +167,6 @@ export class CertificateStore {
     }
   }
 
-  private serialize<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(task, task);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
-
   private notify(name: string): void {
     for (const listener of this.listeners) {
       try {
@@ -191,7 +185,7 @@ export class CertificateStore {
   }
 
   private install(name: string, valid: ValidCertificate): Promise<{ info: CertificateInfo; replaced: boolean }> {
-    return this.serialize(async () => {
+    return this.queue.run(async () => {
       const previous = this.entries.get(name);
       await writeCertificateFiles(this.dir, name, valid, previous?.keyPem);
       const entry: Entry = { ...valid, name, contextError: undefined };
@@ -203,6 +197,8 @@ export class CertificateStore {
       this.log.info({ certificate: name, hosts: entry.hosts, fingerprint256: entry.fingerprint256, replaced: !!previous }, 'certificate installed');
       this.warnIfExpiring(entry, now);
       this.notify(name);
+      const action = previous ? 'replaced' : 'added';
+      this.events?.publish({ type: 'certificate', time: new Date(now).toISOString(), name, action, fingerprint256: entry.fingerprint256 });
       return { info: infoOf(entry, now), replaced: !!previous };
     });
   }

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Switchyard } from '../../src/app.js';
-import type { SwitchyardEvent } from '../../src/state/events.js';
+import type { SwitchyardEvent } from '../../src/events/bus.js';
 import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 

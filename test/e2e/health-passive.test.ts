@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Switchyard } from '../../src/app.js';
-import type { SwitchyardEvent } from '../../src/state/events.js';
+import type { SwitchyardEvent } from '../../src/events/bus.js';
 import { startSwitchyard } from '../helpers/switchyard.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 

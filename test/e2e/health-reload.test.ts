@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Switchyard } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
-import type { SwitchyardEvent } from '../../src/state/events.js';
+import type { SwitchyardEvent } from '../../src/events/bus.js';
 import { tempDir, waitFor } from '../helpers/switchyard.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { webhookListener } from '../../src/events/webhooks.js';
-import type { SwitchyardEvent } from '../../src/state/events.js';
+import type { SwitchyardEvent } from '../../src/events/bus.js';
 import { waitFor } from '../helpers/switchyard.js';
 
 const servers: Server[] = [];

@@ -4,8 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
 import { SwitchyardError } from '../../src/errors.js';
 import { StateController } from '../../src/state/controller.js';
-import { FileStateStore } from '../../src/state/file-store.js';
-import type { PersistedState } from '../../src/state/types.js';
+import { FileStateStore, type PersistedState } from '../../src/state/file-store.js';
 import { tempDir } from '../helpers/switchyard.js';
 
 /** A real file store whose writes take a while and can be made to fail; it records overlap. */

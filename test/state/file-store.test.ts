@@ -2,8 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Switchyard } from '../../src/app.js';
-import { FileStateStore, StateFileError } from '../../src/state/file-store.js';
-import type { PersistedState } from '../../src/state/types.js';
+import { FileStateStore, type PersistedState, StateFileError } from '../../src/state/file-store.js';
 import { startSwitchyard, tempDir } from '../helpers/switchyard.js';
 
 const state: PersistedState = {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { EventBus } from '../../state/events.js';
+import type { EventBus } from '../../events/bus.js';
 import { foreignOrigin, tokenMatches } from '../guards.js';
 
 /** What the event stream needs: the admin server, its guards and the bus. */
