@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { targetProblem } from './target-address.js';
 
 /** A duration in milliseconds, written as an integer or as `500ms`, `2s`, `1m`. */
 const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -15,12 +16,13 @@ const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().min(1);
 
-/** `host:port`, with IPv6 hosts in brackets. */
+/** `host:port` of `admin.listen`, with IPv6 hosts in brackets (upstream targets follow target-address.ts). */
 export const TARGET_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-const target = z
-  .string()
-  .regex(TARGET_PATTERN, 'must be host:port')
-  .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port must be 1-65535');
+/** An upstream target: the one rule of src/config/target-address.ts (also the targets API's and the state file's). */
+const target = z.string().superRefine((value, ctx) => {
+  const problem = targetProblem(value);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const hostName = z
   .string()
