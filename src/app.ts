@@ -126,7 +126,7 @@ export class Switchyard {
     if (!token && !isLoopbackHost(adminHost)) {
       throw new StartupError(`admin.listen ${config.admin.listen} is not loopback: set ${config.admin.token_env} to a token`);
     }
-    const controller = await StateController.open(config, new FileStateStore(config.state.path), log);
+    const controller = await StateController.open(config, new FileStateStore(config.state.path, log), log);
     const certificates = await CertificateStore.open(config.certs_dir, log);
     for (const listener of config.listeners) {
       // First start: a TLS listener whose default_cert is missing gets a self-signed localhost one.
