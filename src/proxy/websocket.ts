@@ -107,7 +107,12 @@ export class WebSocketProxy {
     // re-emits `head` as data, so nothing is read before the upstream can take it.
     const limits = this.controller.currentConfig.limits;
     socket.once('pipe', () => new WebSocketGuard(socket, { maxMessage: limits.websocket_max_message, idleTimeout: limits.websocket_idle_timeout }));
-    this.proxy.ws(req, socket, head, { target: { host: target.host, port: target.port } });
+    try {
+      this.proxy.ws(req, socket, head, { target: { host: target.host, port: target.port } });
+    } catch {
+      // http.request throws synchronously on a target net.connect refuses (issue 11): a 502, never a crash.
+      refuse(socket, 502, 'Bad Gateway');
+    }
   }
 
   close(): void {
