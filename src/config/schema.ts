@@ -194,6 +194,8 @@ export const configSchema = z
         websocket_max_message: positiveInt.default(100 * 1024 * 1024),
         /** A proxied WebSocket silent both ways for this long is closed with 1001 (HAProxy's `timeout tunnel`). */
         websocket_idle_timeout: duration.default(3_600_000),
+        /** Forward request header fields whose name contains `_` (default false: dropped, as nginx's `underscores_in_headers off`; CGI/WSGI upstreams cannot tell `X_Real_IP` from `X-Real-IP`). */
+        underscores_in_headers: z.boolean().default(false),
       })
       .strict()
       .default({
@@ -204,6 +206,7 @@ export const configSchema = z
         max_connections: 10_000,
         websocket_max_message: 100 * 1024 * 1024,
         websocket_idle_timeout: 3_600_000,
+        underscores_in_headers: false,
       }),
     upstream: z
       .object({
