@@ -55,7 +55,7 @@ export class Switchyard {
   static async start(config: Config, log: Logger): Promise<Switchyard> {
     const token = adminToken(config);
     const events = new EventBus();
-    const controller = await StateController.open(config, new FileStateStore(config.state.path), log, { events });
+    const controller = await StateController.open(config, new FileStateStore(config.state.path, log), log, { events });
     const app = new Switchyard(controller, await CertificateStore.open(config.certs_dir, log, events), log, token);
     try {
       if (config.demo_backends) app.demo = await startDemoBackends(config, log);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { normalizeHostName } from '../net/host-name.js';
-import { splitHostPort } from '../net/host-port.js';
 import { parseDuration } from './duration.js';
+import { targetProblem } from './target-address.js';
 
 /**
  * When a key takes effect. Every key is marked, on itself or on the object that holds it
@@ -30,12 +30,13 @@ const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().min(1);
 
-/** `host:port`, with IPv6 hosts in brackets. */
+/** `host:port` of `admin.listen`, with IPv6 hosts in brackets (upstream targets follow target-address.ts). */
 export const TARGET_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-const target = z
-  .string()
-  .regex(TARGET_PATTERN, 'must be host:port')
-  .refine((value) => splitHostPort(value).port <= 65535, 'port must be 1-65535');
+/** An upstream target: the one rule of src/config/target-address.ts (also the targets API's and the state file's). */
+const target = z.string().superRefine((value, ctx) => {
+  const problem = targetProblem(value);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const hostName = z
   .string()
@@ -213,6 +214,8 @@ export const configSchema = z
         websocket_max_message: positiveInt.default(100 * 1024 * 1024).meta(RELOADS),
         /** A proxied WebSocket silent both ways for this long is closed with 1001 (HAProxy's `timeout tunnel`). */
         websocket_idle_timeout: duration.default(3_600_000).meta(RELOADS),
+        /** Forward request header fields whose name contains `_` (default false: dropped, as nginx's `underscores_in_headers off`; CGI/WSGI upstreams cannot tell `X_Real_IP` from `X-Real-IP`). */
+        underscores_in_headers: z.boolean().default(false).meta(RELOADS),
       })
       .strict()
       .prefault({}),

@@ -1,7 +1,7 @@
-import { connect } from 'node:net';
 import type { HealthCheckConfig } from '../config/schema.js';
 import { hostPart } from '../net/host-port.js';
 import type { Target } from '../pool/target.js';
+import { connectOrFail } from '../proxy/connect.js';
 
 /** Outcome of one probe: ok, or the reason it failed. */
 export type ProbeResult = { ok: true } | { ok: false; error: string };
@@ -37,7 +37,8 @@ export function judge(check: HealthCheckConfig, raw: string): ProbeResult {
  */
 export function probe(check: HealthCheckConfig, target: Target): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const socket = connect({ host: target.host, port: check.port ?? target.port });
+    // A port net.connect refuses fails the probe like a refused connection, never the checker.
+    const socket = connectOrFail({ host: target.host, port: check.port ?? target.port });
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;

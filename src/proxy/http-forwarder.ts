@@ -1,8 +1,9 @@
 import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import type { NetConnectOpts, Socket } from 'node:net';
 import type { PassiveHealth } from '../health/passive.js';
 import type { Target } from '../pool/target.js';
 import { bufferedBody } from './body-buffer.js';
+import { connectOrFail } from './connect.js';
 import { responseHeaders, trailerPairs } from './headers.js';
 import { startExchange, type Exchange, type Forwarder } from './exchange.js';
 import { respondError } from './respond.js';
@@ -58,6 +59,8 @@ export class HttpForwarder implements Forwarder {
       timeout: options.idleTimeout,
       scheduling: 'lifo',
     });
+    // A target net.connect refuses then fails the attempt (502) instead of throwing out of request().
+    this.agent.createConnection = (connectOptions) => connectOrFail(connectOptions as NetConnectOpts);
     this.passive = passive;
   }
 

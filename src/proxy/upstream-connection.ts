@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Target } from '../pool/target.js';
+import { connectOrFail } from './connect.js';
 import type { Exchange } from './exchange.js';
 import { trailerPairs } from './headers.js';
 import type { Attempt, RawForwarder } from './raw-forwarder.js';
@@ -79,7 +80,7 @@ export class UpstreamConnection {
       self.onComplete();
     };
     this.parser = parser;
-    const socket = connect({ host: target.host, port: target.port });
+    const socket = connectOrFail({ host: target.host, port: target.port });
     socket.setNoDelay(true);
     this.socket = socket;
     socket.on('connect', () => {

@@ -8,7 +8,8 @@ import type { ServiceRoute } from '../routing/service-route.js';
 import type { HistoryEntry, ServiceState, Weights } from '../routing/service-state.js';
 import { buildSnapshot, initialState, type RoutingSnapshot } from '../routing/snapshot.js';
 import { SerialQueue } from '../serial-queue.js';
-import type { FileStateStore, PersistedState } from './file-store.js';
+import type { FileStateStore } from './file-store.js';
+import type { PersistedState } from './stored-state.js';
 
 /** Kept per service so rollback has somewhere to go and the file stays small. */
 const HISTORY_LIMIT = 100;

@@ -8,7 +8,7 @@ import { readCertificateDir, removeCertificateFiles, writeCertificateFiles } fro
 import { assertCertificateName } from './names.js';
 import { generateSelfSigned } from './self-signed.js';
 import { SniIndex } from './sni-index.js';
-import { buildContext, validateCertificate, type ValidCertificate } from './validate.js';
+import { buildContext, type ValidCertificate, validateUpload } from './validate.js';
 
 /** What the admin API and CLI show of a certificate; never key material. */
 export interface CertificateInfo {
@@ -113,20 +113,21 @@ export class CertificateStore {
   }
 
   /**
-   * Validates and installs a PEM chain (leaf first) and key under `name`, replacing any
-   * certificate of that name. 400 INVALID_CERTIFICATE with the reason, and nothing
-   * changed, when validation fails.
+   * Validates (in slices, so proxied traffic keeps flowing) and installs a PEM chain (leaf
+   * first) and key under `name`, replacing any certificate of that name. 400
+   * INVALID_CERTIFICATE with the reason, and nothing changed, when validation fails.
+   * Uploads are validated one at a time, in the order they arrived.
    */
   async add(name: string, certPem: string, keyPem: string): Promise<{ info: CertificateInfo; replaced: boolean }> {
     assertCertificateName(name);
-    return this.install(name, validateCertificate(certPem, keyPem));
+    return this.queue.run(async () => this.install(name, await validateUpload(certPem, keyPem)));
   }
 
   /** Generates (off the event loop) and installs a self-signed certificate for `hosts`. */
   async addSelfSigned(name: string, hosts: string[], days?: number): Promise<{ info: CertificateInfo; replaced: boolean }> {
     assertCertificateName(name);
     const generated = await generateSelfSigned(hosts, days === undefined ? {} : { days });
-    return this.install(name, validateCertificate(generated.certPem, generated.keyPem));
+    return this.queue.run(async () => this.install(name, await validateUpload(generated.certPem, generated.keyPem)));
   }
 
   /** Removes a certificate and its files; 404 UNKNOWN_CERTIFICATE when there is none. */
@@ -184,23 +185,22 @@ export class CertificateStore {
       this.log.warn({ certificate: entry.name, not_after: entry.notAfter.toISOString() }, 'certificate expires within 14 days');
   }
 
-  private install(name: string, valid: ValidCertificate): Promise<{ info: CertificateInfo; replaced: boolean }> {
-    return this.queue.run(async () => {
-      const previous = this.entries.get(name);
-      await writeCertificateFiles(this.dir, name, valid, previous?.keyPem);
-      const entry: Entry = { ...valid, name, contextError: undefined };
-      if (previous) this.index.remove(previous);
-      this.entries.set(name, entry);
-      this.index.add(entry);
-      this.loadErrors.delete(name);
-      const now = Date.now();
-      this.log.info({ certificate: name, hosts: entry.hosts, fingerprint256: entry.fingerprint256, replaced: !!previous }, 'certificate installed');
-      this.warnIfExpiring(entry, now);
-      this.notify(name);
-      const action = previous ? 'replaced' : 'added';
-      this.events?.publish({ type: 'certificate', time: new Date(now).toISOString(), name, action, fingerprint256: entry.fingerprint256 });
-      return { info: infoOf(entry, now), replaced: !!previous };
-    });
+  /** Writes and swaps in a validated pair; runs inside the queue. */
+  private async install(name: string, valid: ValidCertificate): Promise<{ info: CertificateInfo; replaced: boolean }> {
+    const previous = this.entries.get(name);
+    await writeCertificateFiles(this.dir, name, valid, previous?.keyPem);
+    const entry: Entry = { ...valid, name, contextError: undefined };
+    if (previous) this.index.remove(previous);
+    this.entries.set(name, entry);
+    this.index.add(entry);
+    this.loadErrors.delete(name);
+    const now = Date.now();
+    this.log.info({ certificate: name, hosts: entry.hosts, fingerprint256: entry.fingerprint256, replaced: !!previous }, 'certificate installed');
+    this.warnIfExpiring(entry, now);
+    this.notify(name);
+    const action = previous ? 'replaced' : 'added';
+    this.events?.publish({ type: 'certificate', time: new Date(now).toISOString(), name, action, fingerprint256: entry.fingerprint256 });
+    return { info: infoOf(entry, now), replaced: !!previous };
   }
 
   private async load(): Promise<void> {

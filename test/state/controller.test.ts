@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
 import { SwitchyardError } from '../../src/errors.js';
 import { StateController } from '../../src/state/controller.js';
-import { FileStateStore, type PersistedState } from '../../src/state/file-store.js';
+import { FileStateStore } from '../../src/state/file-store.js';
+import type { PersistedState } from '../../src/state/stored-state.js';
 import { tempDir } from '../helpers/switchyard.js';
 
 /** A real file store whose writes take a while and can be made to fail; it records overlap. */
