@@ -1,7 +1,7 @@
 import type { HealthCheckConfig } from '../config/schema.js';
 import { hostPart } from '../net/host-port.js';
 import type { Target } from '../pool/target.js';
-import { connectOrFail } from '../proxy/connect.js';
+import { connectOrFail } from '../net/connect.js';
 
 /** Outcome of one probe: ok, or the reason it failed. */
 export type ProbeResult = { ok: true } | { ok: false; error: string };

@@ -3,7 +3,7 @@ import type { NetConnectOpts, Socket } from 'node:net';
 import type { PassiveHealth } from '../health/passive.js';
 import type { Target } from '../pool/target.js';
 import { bufferedBody } from './body-buffer.js';
-import { connectOrFail } from './connect.js';
+import { connectOrFail } from '../net/connect.js';
 import { responseHeaders, trailerPairs } from './headers.js';
 import { startExchange, type Exchange, type Forwarder } from './exchange.js';
 import { respondError } from './respond.js';

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Target } from '../pool/target.js';
-import { connectOrFail } from './connect.js';
+import { connectOrFail } from '../net/connect.js';
 import type { Exchange } from './exchange.js';
 import { trailerPairs } from './headers.js';
 import type { Attempt, RawForwarder } from './raw-forwarder.js';

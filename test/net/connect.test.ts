@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { probe } from '../../src/health/probe.js';
 import { Target } from '../../src/pool/target.js';
-import { connectOrFail } from '../../src/proxy/connect.js';
+import { connectOrFail } from '../../src/net/connect.js';
 
 const check = {
   interval: 1000,
