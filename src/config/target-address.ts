@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
+import { portColon } from '../net/host-port.js';
 
 /**
  * The one rule for an upstream target `host:port`, used by the config schema, the
@@ -29,7 +30,7 @@ const refuse = (problem: string): TargetCheck => ({ ok: false, problem });
 /** Checks `value` as `host:port` (IPv6 in brackets, e.g. `[::1]:8080`). */
 export function checkTarget(value: unknown): TargetCheck {
   if (typeof value !== 'string') return refuse('must be a string "host:port"');
-  const colon = value.lastIndexOf(':');
+  const colon = portColon(value);
   if (colon < 0) return refuse('must be host:port');
   const rawHost = value.slice(0, colon);
   const rawPort = value.slice(colon + 1);
