@@ -14,6 +14,7 @@ import { NOOP_METER } from './metrics/meter.js';
 import { Metrics } from './metrics/metrics.js';
 import { splitHostPort } from './net/host-port.js';
 import { DataPath } from './proxy/data-path.js';
+import type { WebSocketRegistry } from './proxy/websocket.js';
 import { StateController } from './state/controller.js';
 import { FileStateStore } from './state/file-store.js';
 import { CertificateStore } from './tls/store.js';
@@ -74,6 +75,11 @@ export class Switchyard {
   get adminUrl(): string {
     const address = this.admin.server.address() as AddressInfo;
     return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  }
+
+  /** Open proxied WebSockets per service and stack. */
+  get websockets(): WebSocketRegistry {
+    return this.proxy.websockets;
   }
 
   /** Bound port of a listener, by name. */
