@@ -27,7 +27,6 @@ export const ERRORS = {
   STATE_WRITE_FAILED: { status: 500, message: 'The state could not be stored durably' },
   UPSTREAM_FAILED: { status: 502, message: 'The upstream failed to answer' },
   NO_HEALTHY_TARGET: { status: 503, message: 'No healthy target' },
-  SHUTTING_DOWN: { status: 503, message: 'switchyard is shutting down' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream did not answer in time' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

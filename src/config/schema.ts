@@ -192,6 +192,19 @@ export const configSchema = z
         websocket_max_message: positiveInt.default(100 * 1024 * 1024),
         /** A proxied WebSocket silent both ways for this long is closed with 1001 (HAProxy's `timeout tunnel`). */
         websocket_idle_timeout: duration.default(3_600_000),
+        /**
+         * Request bodies are read up to this many bytes before an upstream connection is
+         * taken, so a client trickling its body holds none (it is cut by request_timeout).
+         * A body within it is forwarded whole (with Content-Length) and can be retried; a
+         * longer one is sent from the buffer and then streams. Bytes; restart to change.
+         */
+        request_buffer: positiveInt.default(1_048_576),
+        /**
+         * Bytes all read-ahead request buffers of one process may hold together; past it,
+         * bodies stop buffering and stream as they arrive (as before read-ahead existed).
+         * Restart to change.
+         */
+        request_buffer_total: positiveInt.default(268_435_456),
       })
       .strict()
       .default({
@@ -202,6 +215,8 @@ export const configSchema = z
         max_connections: 10_000,
         websocket_max_message: 100 * 1024 * 1024,
         websocket_idle_timeout: 3_600_000,
+        request_buffer: 1_048_576,
+        request_buffer_total: 268_435_456,
       }),
     upstream: z
       .object({
@@ -215,11 +230,11 @@ export const configSchema = z
         max_fails: positiveInt.default(3),
         /** How long a passively ejected target sits out (nginx's `fail_timeout`). */
         fail_timeout: duration.default(10_000),
-        /** Forwarding engine: `fast` (default; raw keep-alive sockets + Node's llhttp, src/proxy/raw-forwarder.ts) or `node` (node:http client + Agent). */
-        engine: z.enum(['node', 'fast']).default('fast'),
+        /** Deprecated and ignored: `fast` was the only engine left; the `node` engine was removed. Accepted so older configs still load. */
+        engine: z.literal('fast', { error: 'the node engine was removed; only "fast" is accepted (or drop the key)' }).optional(),
       })
       .strict()
-      .default({ response_timeout: 30_000, idle_timeout: 4_000, max_sockets: 256, max_fails: 3, fail_timeout: 10_000, engine: 'fast' }),
+      .default({ response_timeout: 30_000, idle_timeout: 4_000, max_sockets: 256, max_fails: 3, fail_timeout: 10_000 }),
     hooks: z.object({ on_health_change: hookUrls.optional(), on_switch: hookUrls.optional() }).strict().default({}),
     services: z.array(service).min(1),
   })

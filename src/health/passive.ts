@@ -14,7 +14,7 @@ export type EjectListener = (target: Target) => void;
 /**
  * Fed by the request path with each upstream outcome; ejects a target after
  * `failures` consecutive failures, even between active checks. It writes health only
- * through Target's public methods.
+ * through Target's methods.
  */
 export class PassiveHealth {
   private readonly options: PassiveOptions;
@@ -26,16 +26,13 @@ export class PassiveHealth {
 
   /** A response head arrived with a status below 500. */
   success(target: Target): void {
-    if (target.passiveFailures !== 0) target.passiveFailures = 0;
+    target.clearPassiveFailures();
   }
 
   /** A connect failure or a 5xx from the target. */
   failure(target: Target): void {
-    target.passiveFailures++;
-    if (target.passiveFailures >= this.options.failures) {
-      target.passiveFailures = 0;
-      target.eject(Date.now() + this.options.cooldown);
-      this.onEject?.(target);
-    }
+    if (target.countPassiveFailure() < this.options.failures) return;
+    target.eject(Date.now() + this.options.cooldown);
+    this.onEject?.(target);
   }
 }
