@@ -80,6 +80,7 @@ export class Switchyard {
         maxSockets: config.upstream.max_sockets,
         requestBuffer: config.limits.request_buffer,
         requestBufferTotal: config.limits.request_buffer_total,
+        sendTimeout: config.limits.send_timeout,
       },
       passive,
     );

@@ -193,6 +193,13 @@ export const configSchema = z
         /** A proxied WebSocket silent both ways for this long is closed with 1001 (HAProxy's `timeout tunnel`). */
         websocket_idle_timeout: duration.default(3_600_000),
         /**
+         * A client that takes no response bytes for this long has its connection closed
+         * (nginx's `send_timeout`). While a client is not reading, the upstream's
+         * response_timeout is paused: a slow reader is never counted against the upstream.
+         * Restart to change.
+         */
+        send_timeout: duration.default(60_000),
+        /**
          * Request bodies are read up to this many bytes before an upstream connection is
          * taken, so a client trickling its body holds none (it is cut by request_timeout).
          * A body within it is forwarded whole (with Content-Length) and can be retried; a
@@ -215,6 +222,7 @@ export const configSchema = z
         max_connections: 10_000,
         websocket_max_message: 100 * 1024 * 1024,
         websocket_idle_timeout: 3_600_000,
+        send_timeout: 60_000,
         request_buffer: 1_048_576,
         request_buffer_total: 268_435_456,
       }),

@@ -22,6 +22,8 @@ export interface RawForwarderOptions {
   readonly requestBuffer: number;
   /** Bytes all read-ahead request buffers of the process may hold together (`limits.request_buffer_total`). */
   readonly requestBufferTotal: number;
+  /** How long a client may leave response bytes unread (`limits.send_timeout`). */
+  readonly sendTimeout: number;
 }
 
 type ErrnoError = NodeJS.ErrnoException;
@@ -197,6 +199,7 @@ export class RawForwarder implements Forwarder, ConnectionPool {
   readonly idleTimeout: number;
   readonly maxSockets: number;
   readonly maxHeaderSize: number;
+  readonly sendTimeout: number;
   /** Read-ahead limit per request body, bytes. */
   readonly requestBuffer: number;
   /** What read-ahead buffers of this process hold together. */
@@ -211,6 +214,7 @@ export class RawForwarder implements Forwarder, ConnectionPool {
     this.idleTimeout = options.idleTimeout;
     this.maxSockets = options.maxSockets;
     this.maxHeaderSize = options.maxHeaderSize ?? 65_536;
+    this.sendTimeout = options.sendTimeout;
     this.requestBuffer = options.requestBuffer;
     this.budget = new BufferBudget(options.requestBufferTotal);
     this.passive = passive;

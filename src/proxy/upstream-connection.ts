@@ -27,10 +27,17 @@ export interface ConnectionPool {
   readonly idleTimeout: number;
   /** Largest upstream response head, in bytes. */
   readonly maxHeaderSize: number;
+  /** How long a client may leave response bytes unread before its connection is closed (`limits.send_timeout`). */
+  readonly sendTimeout: number;
   /** The connection finished a request cleanly and may serve another. */
   release(conn: UpstreamConnection): void;
   /** The connection closed: it leaves the pool. */
   forget(conn: UpstreamConnection): void;
+}
+
+/** A client that caught up after a response was completed while it was behind: its send timeout ends. */
+function clearSendTimeout(this: ServerResponse): void {
+  this.setTimeout(0);
 }
 
 /** One kept-alive connection to one target with its own response parser (Node's llhttp). */
@@ -47,6 +54,8 @@ export class UpstreamConnection {
   idleTimeout: number;
   private readonly pool: ConnectionPool;
   private readonly parser: LlhttpParser;
+  /** Longest upstream silence for the current request, ms. */
+  private responseTimeout = 0;
   /** A final response head arrived and its message is not complete yet. */
   private responding = false;
   /** The response being parsed is informational (1xx): its completion is not the end. */
@@ -132,6 +141,7 @@ export class UpstreamConnection {
   /** Starts carrying `user`'s request: the upstream may stay silent for `responseTimeout` ms at most. */
   begin(user: ConnectionUser, responseTimeout: number): void {
     this.user = user;
+    this.responseTimeout = responseTimeout;
     this.responding = false;
     this.socket.setTimeout(responseTimeout);
   }
@@ -169,15 +179,23 @@ export class UpstreamConnection {
     const res = this.user?.client;
     if (res === undefined) return;
     if (!res.write(chunk) && this.pausedFor === undefined) {
+      // Reading now waits for the client. Upstream silence is no longer the upstream's
+      // fault, so its response timeout stops; the client instead gets send_timeout to take
+      // data (nginx's send_timeout), past which only its own connection is closed (Node
+      // destroys a socket whose timeout no listener handles).
       this.pausedFor = res;
       this.socket.pause();
+      this.socket.setTimeout(0);
+      res.setTimeout(this.pool.sendTimeout);
       res.once('drain', this.onDrain);
     }
   }
 
-  /** The client caught up: read from the upstream again. */
+  /** The client caught up: read from the upstream again, under the response timeout. */
   private readonly onDrain = (): void => {
+    this.pausedFor?.setTimeout(0);
     this.pausedFor = undefined;
+    this.socket.setTimeout(this.responseTimeout);
     this.socket.resume();
   };
 
@@ -196,8 +214,10 @@ export class UpstreamConnection {
     this.pendingHeaders = undefined;
     if (this.pausedFor !== undefined) {
       // The whole response is handed over (the client response buffers the rest): the
-      // connection reads again before it serves anyone else.
+      // connection reads again before it serves anyone else, and the client keeps its
+      // send timeout until it catches up.
       this.pausedFor.off('drain', this.onDrain);
+      this.pausedFor.once('drain', clearSendTimeout);
       this.pausedFor = undefined;
       this.socket.resume();
     }

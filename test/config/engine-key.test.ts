@@ -26,16 +26,20 @@ describe('upstream.engine', () => {
   });
 });
 
-describe('limits.request_buffer, request_buffer_total', () => {
-  it('default to 1 MiB and 256 MiB', () => {
+describe('limits.send_timeout, request_buffer, request_buffer_total', () => {
+  it('default to 60 s, 1 MiB and 256 MiB', () => {
     const config = validateConfig(base);
+    expect(config.limits.send_timeout).toBe(60_000);
     expect(config.limits.request_buffer).toBe(1_048_576);
     expect(config.limits.request_buffer_total).toBe(268_435_456);
   });
 
-  it('take byte counts, and refuse bad values by their path', () => {
-    expect(validateConfig({ ...base, limits: { request_buffer: 4096 } }).limits).toMatchObject({ request_buffer: 4096 });
-    const found = problems({ limits: { request_buffer: 0, request_buffer_total: -1 } });
-    expect(found.map((p) => p.split(':')[0])).toEqual(['limits.request_buffer', 'limits.request_buffer_total']);
+  it('take durations and byte counts, and refuse bad values by their path', () => {
+    expect(validateConfig({ ...base, limits: { send_timeout: '5s', request_buffer: 4096 } }).limits).toMatchObject({
+      send_timeout: 5000,
+      request_buffer: 4096,
+    });
+    const found = problems({ limits: { send_timeout: 'soon', request_buffer: 0, request_buffer_total: -1 } });
+    expect(found.map((p) => p.split(':')[0])).toEqual(['limits.send_timeout', 'limits.request_buffer', 'limits.request_buffer_total']);
   });
 });

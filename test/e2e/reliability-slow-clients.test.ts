@@ -27,6 +27,75 @@ function get(port: number, path = '/'): Promise<{ status: number; body: string }
   });
 }
 
+interface TargetView {
+  address: string;
+  available: boolean;
+  ejected_until: string | null;
+}
+
+async function targetsOf(adminUrl: string, service: string): Promise<TargetView[]> {
+  const body = (await (await fetch(`${adminUrl}/v1/services/${service}`)).json()) as { stacks: Record<string, { targets: TargetView[] }> };
+  return Object.values(body.stacks).flatMap((s) => s.targets);
+}
+
+/** Far more than loopback socket buffers hold, so a client that does not read pushes back on the proxy. */
+const HUGE = Buffer.alloc(24 * 1024 * 1024, 'x');
+
+/** How many responses of `service` ended with `code` so far, from /metrics. */
+async function responsesWith(adminUrl: string, service: string, code: number): Promise<number> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('switchyard_requests_total{') && l.includes(`service="${service}"`) && l.includes(`code="${code}"`));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('a client that does not read its response (slowhttptest -X)', () => {
+  it('is cut after limits.send_timeout; the upstream is not blamed, stays available, and other clients keep getting 200', async () => {
+    const serve = (name: string) => startUpstream(name, (req, res) => (req.url === '/huge' ? res.end(HUGE) : res.end(name)));
+    const a = await serve('a');
+    const b = await serve('b');
+    upstreams.push(a, b);
+    // Without the fix a 300 ms response timeout fires while reading is paused for the
+    // client, and one such failure (max_fails: 1) ejects a healthy target.
+    app = await startSwitchyard([{ name: 'web', response_timeout: 300, stacks: { blue: { targets: [a.address, b.address] } } }], {
+      upstream: { max_fails: 1, fail_timeout: '1m' },
+      limits: { send_timeout: '1500ms' },
+    });
+    const adminUrl = app.adminUrl;
+    const port = app.port('http');
+    const started = Date.now();
+    const slow = Array.from({ length: 3 }, () => new RawClient(port));
+    clients.push(...slow);
+    for (const c of slow) {
+      await c.ready();
+      c.socket.pause(); // never reads: its receive window closes
+      c.write('GET /huge HTTP/1.1\r\nHost: web\r\n\r\n');
+    }
+    // A client that does not read does not see its connection close either: the proxy's
+    // side is watched instead, where a cut response counts as 499.
+    const statuses: number[] = [];
+    while ((await responsesWith(adminUrl, 'web', 499)) < 3) {
+      statuses.push((await get(port)).status);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const cutAfter = Date.now() - started;
+    for (let i = 0; i < 6; i++) statuses.push((await get(port)).status);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    // Cut by the send timeout, not earlier by the upstream's response timeout.
+    expect(cutAfter).toBeGreaterThanOrEqual(1500);
+    const targets = await targetsOf(adminUrl, 'web');
+    expect(targets.map((t) => [t.available, t.ejected_until])).toEqual([
+      [true, null],
+      [true, null],
+    ]);
+    const metrics = await (await fetch(`${adminUrl}/metrics`)).text();
+    expect(metrics).not.toMatch(/switchyard_upstream_errors_total\{[^}]*kind="timeout"/);
+    // Reading at last, each slow client finds its response cut short.
+    for (const c of slow) c.socket.resume();
+    await waitFor(() => slow.every((c) => c.closed));
+    for (const c of slow) expect(c.text.length).toBeLessThan(HUGE.length);
+  });
+});
+
 describe('clients that trickle request bodies (slowhttptest -B)', () => {
   it('hold no upstream connection while their bodies are read ahead, so a normal GET gets 200 with max_sockets taken by none', async () => {
     let connections = 0;
