@@ -29,10 +29,23 @@ export class PassiveHealth {
     target.clearPassiveFailures();
   }
 
-  /** A connect failure or a 5xx from the target. */
-  failure(target: Target): void {
+  /**
+   * A connect failure, timeout, broken response or 5xx from `target`, one of `stack`.
+   * The stack's last available target is never ejected (as nginx never marks the last
+   * server of an upstream down): ejecting it turns every request into a 503 for the
+   * whole cool-down, even once it answers again; it keeps being tried instead, and is
+   * ejected on its next failure once a sibling is available again.
+   */
+  failure(target: Target, stack: readonly Target[]): void {
     if (target.countPassiveFailure() < this.options.failures) return;
-    target.eject(Date.now() + this.options.cooldown);
+    const now = Date.now();
+    if (!hasOtherAvailable(stack, target, now)) return;
+    target.eject(now + this.options.cooldown);
     this.onEject?.(target);
   }
+}
+
+function hasOtherAvailable(stack: readonly Target[], target: Target, now: number): boolean {
+  for (const other of stack) if (other !== target && other.isAvailable(now)) return true;
+  return false;
 }

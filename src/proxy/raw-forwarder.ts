@@ -133,7 +133,7 @@ class Attempt implements ConnectionUser {
     exchange.responded = true;
     const passive = this.forwarder.passive;
     if (status >= 500) {
-      passive.failure(this.target);
+      passive.failure(this.target, exchange.pool.targets);
       exchange.pool.meter.upstreamError(this.target, '5xx');
     } else {
       passive.success(this.target);
@@ -162,7 +162,7 @@ class Attempt implements ConnectionUser {
     const exchange = this.exchange;
     if (exchange.done) return;
     exchange.pool.meter.upstreamError(this.target, kind);
-    if (isTargetFault(kind, reusedSocket)) this.forwarder.passive.failure(this.target);
+    if (isTargetFault(kind, reusedSocket)) this.forwarder.passive.failure(this.target, exchange.pool.targets);
     if (exchange.responded) {
       exchange.res.destroy();
       return;

@@ -130,3 +130,34 @@ describe('clients that trickle request bodies (slowhttptest -B)', () => {
     await waitFor(() => last.text.includes('POST 5 cl=5'));
   });
 });
+
+describe('a stack whose only target failed', () => {
+  it('is not ejected: the next request after the target recovers from 5xx gets 200', async () => {
+    let calls = 0;
+    const up = await startUpstream('back', (_req, res) => {
+      calls++;
+      if (calls <= 3) res.writeHead(500).end('boom');
+      else res.end('back');
+    });
+    upstreams.push(up);
+    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [up.address] } } }]);
+    const port = app.port('http');
+    for (let i = 0; i < 3; i++) expect((await get(port)).status).toBe(500);
+    expect(await get(port)).toEqual({ status: 200, body: 'back' });
+  });
+
+  it('is not ejected: the next request after the target comes back from refusing connections gets 200', async () => {
+    const first = await startUpstream('first');
+    const port = first.port;
+    await first.close();
+    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [`127.0.0.1:${port}`] } } }]);
+    const proxyPort = app.port('http');
+    for (let i = 0; i < 3; i++) expect((await get(proxyPort)).status).toBe(502);
+    const back = await startUpstream('back');
+    upstreams.push(back);
+    await new Promise<void>((resolve) => {
+      back.server.close(() => back.server.listen(port, '127.0.0.1', resolve));
+    });
+    expect(await get(proxyPort)).toEqual({ status: 200, body: 'back' });
+  });
+});
