@@ -129,6 +129,21 @@ describe('clients that trickle request bodies (slowhttptest -B)', () => {
     last.write('0\r\n\r\n');
     await waitFor(() => last.text.includes('POST 5 cl=5'));
   });
+  it('never reach an upstream when they stall: limits.request_timeout cuts them first', async () => {
+    let connections = 0;
+    const up = await startUpstream('ok');
+    up.server.on('connection', () => connections++);
+    upstreams.push(up);
+    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [up.address] } } }], {
+      limits: { request_timeout: '500ms', header_timeout: '500ms' },
+    });
+    const client = new RawClient(app.port('http'));
+    clients.push(client);
+    await client.ready();
+    client.write(`POST /big HTTP/1.1\r\nHost: web\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(10_000)}`);
+    await waitFor(() => client.closed, 5000);
+    expect(connections).toBe(0);
+  });
 });
 
 describe('a stack whose only target failed', () => {
