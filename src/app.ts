@@ -15,7 +15,6 @@ import { HealthChecker } from './health/checker.js';
 import { Metrics } from './metrics/metrics.js';
 import { PassiveHealth } from './health/passive.js';
 import { RequestHandler, type ListenerRouting } from './proxy/handler.js';
-import { HttpForwarder } from './proxy/http-forwarder.js';
 import { RawForwarder } from './proxy/raw-forwarder.js';
 import type { Forwarder } from './proxy/exchange.js';
 import { ProxyListener } from './proxy/listener.js';
@@ -75,8 +74,16 @@ export class Switchyard {
       });
     };
     this.health = new HealthChecker(controller, log);
-    const pooling = { idleTimeout: config.upstream.idle_timeout, maxSockets: config.upstream.max_sockets };
-    this.forwarder = config.upstream.engine === 'fast' ? new RawForwarder(pooling, passive) : new HttpForwarder(pooling, passive);
+    this.forwarder = new RawForwarder(
+      {
+        idleTimeout: config.upstream.idle_timeout,
+        maxSockets: config.upstream.max_sockets,
+        requestBuffer: config.limits.request_buffer,
+        requestBufferTotal: config.limits.request_buffer_total,
+        sendTimeout: config.limits.send_timeout,
+      },
+      passive,
+    );
     this.wsProxy = new WebSocketProxy(controller, this.websockets, log);
     this.admin = createAdminApp({ token, loopback: isLoopbackHost(hostOfHeader(config.admin.listen)), bodyLimit: config.admin.body_limit, log });
     this.admin.get('/healthz', async (_request, reply) => {

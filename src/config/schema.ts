@@ -196,6 +196,26 @@ export const configSchema = z
         websocket_idle_timeout: duration.default(3_600_000),
         /** Forward request header fields whose name contains `_` (default false: dropped, as nginx's `underscores_in_headers off`; CGI/WSGI upstreams cannot tell `X_Real_IP` from `X-Real-IP`). */
         underscores_in_headers: z.boolean().default(false),
+        /**
+         * A client that takes no response bytes for this long has its connection closed
+         * (nginx's `send_timeout`). While a client is not reading, the upstream's
+         * response_timeout is paused: a slow reader is never counted against the upstream.
+         * Restart to change.
+         */
+        send_timeout: duration.default(60_000),
+        /**
+         * Request bodies are read up to this many bytes before an upstream connection is
+         * taken, so a client trickling its body holds none (it is cut by request_timeout).
+         * A body within it is forwarded whole (with Content-Length) and can be retried; a
+         * longer one is sent from the buffer and then streams. Bytes; restart to change.
+         */
+        request_buffer: positiveInt.default(1_048_576),
+        /**
+         * Bytes all read-ahead request buffers of one process may hold together; past it,
+         * bodies stop buffering and stream as they arrive (as before read-ahead existed).
+         * Restart to change.
+         */
+        request_buffer_total: positiveInt.default(268_435_456),
       })
       .strict()
       .default({
@@ -207,6 +227,9 @@ export const configSchema = z
         websocket_max_message: 100 * 1024 * 1024,
         websocket_idle_timeout: 3_600_000,
         underscores_in_headers: false,
+        send_timeout: 60_000,
+        request_buffer: 1_048_576,
+        request_buffer_total: 268_435_456,
       }),
     upstream: z
       .object({
@@ -220,11 +243,11 @@ export const configSchema = z
         max_fails: positiveInt.default(3),
         /** How long a passively ejected target sits out (nginx's `fail_timeout`). */
         fail_timeout: duration.default(10_000),
-        /** Forwarding engine: `fast` (default; raw keep-alive sockets + Node's llhttp, src/proxy/raw-forwarder.ts) or `node` (node:http client + Agent). */
-        engine: z.enum(['node', 'fast']).default('fast'),
+        /** Deprecated and ignored: `fast` was the only engine left; the `node` engine was removed. Accepted so older configs still load. */
+        engine: z.literal('fast', { error: 'the node engine was removed; only "fast" is accepted (or drop the key)' }).optional(),
       })
       .strict()
-      .default({ response_timeout: 30_000, idle_timeout: 4_000, max_sockets: 256, max_fails: 3, fail_timeout: 10_000, engine: 'fast' }),
+      .default({ response_timeout: 30_000, idle_timeout: 4_000, max_sockets: 256, max_fails: 3, fail_timeout: 10_000 }),
     hooks: z.object({ on_health_change: hookUrls.optional(), on_switch: hookUrls.optional() }).strict().default({}),
     services: z.array(service).min(1),
   })

@@ -1,9 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Target } from '../pool/target.js';
-import type { UpstreamErrorKind } from '../proxy/upstream-errors.js';
+import type { StackMeter, UpstreamErrorKind } from '../pool/stack-meter.js';
 import type { StateController } from '../state/controller.js';
 import type { SwitchyardEvent } from '../state/events.js';
-import type { StackMeter } from './meter.js';
 import { ResponseSeries } from './response-series.js';
 
 /** Request duration buckets for a proxy: 0.5 ms to 10 s. */

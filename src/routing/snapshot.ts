@@ -1,5 +1,5 @@
 import type { Config, ServiceConfig } from '../config/schema.js';
-import { NOOP_METER, type MeterFactory } from '../metrics/meter.js';
+import { NOOP_METER, type MeterFactory } from '../pool/stack-meter.js';
 import type { TargetRegistry } from '../pool/registry.js';
 import { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { NOOP_METER, type MeterFactory } from '../metrics/meter.js';
+import { NOOP_METER, type MeterFactory } from '../pool/stack-meter.js';
 import type { Config, ServiceConfig } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
 import { TargetRegistry } from '../pool/registry.js';
