@@ -87,7 +87,9 @@ describe('probe', () => {
     const started = Date.now();
     const result = await probe(check, new Target('web', 'blue', `127.0.0.1:${port}`, true));
     expect(result).toEqual({ ok: false, error: 'timeout after 100 ms' });
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Not before the timeout; loose above (the message names the 100 ms), for a loaded box.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(95);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('reports a refused connection', async () => {
