@@ -30,7 +30,6 @@ export const ERRORS = {
   NOT_IMPLEMENTED: { status: 501, message: 'The request uses a transfer coding switchyard does not implement' },
   UPSTREAM_FAILED: { status: 502, message: 'The upstream failed to answer' },
   NO_HEALTHY_TARGET: { status: 503, message: 'No healthy target' },
-  SHUTTING_DOWN: { status: 503, message: 'switchyard is shutting down' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream did not answer in time' },
   HTTP_VERSION_NOT_SUPPORTED: { status: 505, message: 'Only HTTP/1.0 and HTTP/1.1 are served on this port' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -216,6 +216,26 @@ export const configSchema = z
         websocket_idle_timeout: duration.default(3_600_000).meta(RELOADS),
         /** Forward request header fields whose name contains `_` (default false: dropped, as nginx's `underscores_in_headers off`; CGI/WSGI upstreams cannot tell `X_Real_IP` from `X-Real-IP`). */
         underscores_in_headers: z.boolean().default(false).meta(RELOADS),
+        /**
+         * A client that takes no response bytes for this long has its connection closed
+         * (nginx's `send_timeout`). While a client is not reading, the upstream's
+         * response_timeout is paused: a slow reader is never counted against the upstream.
+         * The engine takes it at start.
+         */
+        send_timeout: duration.default(60_000).meta(RESTART_ONLY),
+        /**
+         * Request bodies are read up to this many bytes before an upstream connection is
+         * taken, so a client trickling its body holds none (it is cut by request_timeout).
+         * A body within it is forwarded whole (with Content-Length) and can be retried; a
+         * longer one is sent from the buffer and then streams. Bytes; the engine takes it at start.
+         */
+        request_buffer: positiveInt.default(1_048_576).meta(RESTART_ONLY),
+        /**
+         * Bytes all read-ahead request buffers of one process may hold together; past it,
+         * bodies stop buffering and stream as they arrive (as before read-ahead existed).
+         * The engine takes it at start.
+         */
+        request_buffer_total: positiveInt.default(268_435_456).meta(RESTART_ONLY),
       })
       .strict()
       .prefault({}),
@@ -231,8 +251,8 @@ export const configSchema = z
         max_fails: positiveInt.default(3).meta(RELOADS),
         /** How long a passively ejected target sits out (nginx's `fail_timeout`). */
         fail_timeout: duration.default(10_000).meta(RELOADS),
-        /** Forwarding engine: `fast` (default; raw keep-alive sockets + Node's llhttp, src/proxy/raw-forwarder.ts) or `node` (node:http client + Agent). */
-        engine: z.enum(['node', 'fast']).default('fast').meta(RESTART_ONLY),
+        /** Deprecated and ignored: `fast` was the only engine left; the `node` engine was removed. Accepted so older configs still load. */
+        engine: z.literal('fast', { error: 'the node engine was removed; only "fast" is accepted (or drop the key)' }).optional().meta(RELOADS),
       })
       .strict()
       .prefault({}),

@@ -1,11 +1,10 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
-import type { UpstreamErrorKind } from '../proxy/upstream-errors.js';
 import type { SwitchyardEvent } from '../events/bus.js';
+import type { StackMeter, UpstreamErrorKind } from '../pool/stack-meter.js';
 import type { ServiceRoute } from '../routing/service-route.js';
 import type { RoutingSnapshot } from '../routing/snapshot.js';
-import type { StackMeter } from './meter.js';
 import { ResponseSeries } from './response-series.js';
 
 /** Request duration buckets for a proxy: 0.5 ms to 10 s. */

@@ -1,13 +1,12 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { PassiveHealth, type PassiveOptions } from '../health/passive.js';
-import type { StackMeter } from '../metrics/meter.js';
+import type { StackMeter } from '../pool/stack-meter.js';
 import type { ReloadStep, StateController } from '../state/controller.js';
 import { LOCALHOST_NAMES } from '../tls/self-signed.js';
 import { type CertificateStore, ensureSelfSigned } from '../tls/store.js';
 import type { Forwarder } from './exchange.js';
 import { FailoverNotices } from './failover.js';
-import { HttpForwarder } from './http-forwarder.js';
 import { ListenerSet } from './listener-set.js';
 import { RawForwarder } from './raw-forwarder.js';
 import { WebSocketProxy, WebSocketRegistry } from './websocket.js';
@@ -46,8 +45,16 @@ export class DataPath {
     const config = controller.currentConfig;
     this.certificates = certificates;
     this.passive = new PassiveHealth(passiveOptions(config), controller.events);
-    const pooling = { idleTimeout: config.upstream.idle_timeout, maxSockets: config.upstream.max_sockets };
-    this.forwarder = config.upstream.engine === 'fast' ? new RawForwarder(pooling, this.passive) : new HttpForwarder(pooling, this.passive);
+    this.forwarder = new RawForwarder(
+      {
+        idleTimeout: config.upstream.idle_timeout,
+        maxSockets: config.upstream.max_sockets,
+        requestBuffer: config.limits.request_buffer,
+        requestBufferTotal: config.limits.request_buffer_total,
+        sendTimeout: config.limits.send_timeout,
+      },
+      this.passive,
+    );
     this.wsProxy = new WebSocketProxy(controller, this.websockets, log);
     this.drain = new WebSocketDrain(() => controller.snapshot, this.websockets, log);
     const failover = new FailoverNotices(controller.events);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { NOOP_METER, type StackMeter } from '../metrics/meter.js';
+import { NOOP_METER, type StackMeter } from '../pool/stack-meter.js';
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
 import { chooseStack, type ServiceRoute } from '../routing/service-route.js';
@@ -100,7 +100,20 @@ export class RequestHandler {
       return;
     }
     const extra = this.extraHeaders(route, placement.pool, head.cookie);
-    this.forwarder.forward(new Exchange(req, res, route, placement.pool, placement.target, head.headers, head.hasBody, extra, startedAt, this.accessLog));
+    this.forwarder.forward(
+      new Exchange({
+        req,
+        res,
+        route,
+        pool: placement.pool,
+        target: placement.target,
+        headers: head.headers,
+        hasBody: head.hasBody,
+        extraHeaders: extra,
+        startedAt,
+        accessLog: this.accessLog,
+      }),
+    );
   };
 
   private place(route: ServiceRoute, pool: StackPool): Placement | undefined {

@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import { messageOf } from '../errors.js';
-import type { StackMeter } from '../metrics/meter.js';
+import type { StackMeter } from '../pool/stack-meter.js';
 import type { ReloadStep, StateController } from '../state/controller.js';
 import { hstsHeaderValue, tlsServerOptions, trackDefaultCertificate } from '../tls/server-options.js';
 import type { CertificateStore } from '../tls/store.js';

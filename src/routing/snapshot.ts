@@ -1,5 +1,5 @@
 import type { Config, ServiceConfig } from '../config/schema.js';
-import { NOOP_METER, type MeterFactory } from '../metrics/meter.js';
+import { NOOP_METER, type MeterFactory } from '../pool/stack-meter.js';
 import type { TargetSource } from '../pool/registry.js';
 import { StackPool } from '../pool/stack-pool.js';
 import type { ServiceState, Weights } from './service-state.js';

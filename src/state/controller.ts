@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config, ServiceConfig } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
 import { EventBus, type SwitchyardEvent } from '../events/bus.js';
-import { NOOP_METER, type MeterFactory } from '../metrics/meter.js';
+import { NOOP_METER, type MeterFactory } from '../pool/stack-meter.js';
 import { type TargetDraft, TargetRegistry } from '../pool/registry.js';
 import type { ServiceRoute } from '../routing/service-route.js';
 import type { HistoryEntry, ServiceState, Weights } from '../routing/service-state.js';

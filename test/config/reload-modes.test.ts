@@ -29,9 +29,11 @@ describe('config reload modes', () => {
         'demo_backends',
         'metrics.enabled',
         'limits.max_header_size',
+        'limits.send_timeout',
+        'limits.request_buffer',
+        'limits.request_buffer_total',
         'upstream.idle_timeout',
         'upstream.max_sockets',
-        'upstream.engine',
       ]);
     });
 

@@ -19,6 +19,7 @@ class SlowStore extends FileStateStore {
     this.writing++;
     this.mostAtOnce = Math.max(this.mostAtOnce, this.writing);
     try {
+      // A slow disk on purpose (time passing is the point): overlapping writes would show in mostAtOnce.
       await new Promise((r) => setTimeout(r, 5));
       if (this.failNext) {
         this.failNext = false;

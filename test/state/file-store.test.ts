@@ -1,7 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Switchyard } from '../../src/app.js';
+import { describe, expect, it } from 'vitest';
 import { FileStateStore, StateFileError } from '../../src/state/file-store.js';
 import type { PersistedState } from '../../src/state/stored-state.js';
 import { startSwitchyard, tempDir } from '../helpers/switchyard.js';
@@ -33,12 +32,6 @@ describe('FileStateStore', () => {
 });
 
 describe('Switchyard with a corrupt state file', () => {
-  let app: Switchyard | undefined;
-  afterEach(async () => {
-    await app?.stop(0);
-    app = undefined;
-  });
-
   it('refuses to start and does not replace the file', async () => {
     const dir = tempDir();
     const file = join(dir, 'state.json');
@@ -46,12 +39,8 @@ describe('Switchyard with a corrupt state file', () => {
     const services = [
       { name: 'web', hosts: ['web.test'], active: 'blue', stacks: { blue: { targets: ['127.0.0.1:1'] }, green: { targets: ['127.0.0.1:2'] } } },
     ];
-    await expect(
-      startSwitchyard(services, {}, dir).then((a) => {
-        app = a;
-        return a;
-      }),
-    ).rejects.toBeInstanceOf(StateFileError);
+    // Started by mistake, it would be stopped after the test (startSwitchyard tracks it).
+    await expect(startSwitchyard(services, {}, dir)).rejects.toBeInstanceOf(StateFileError);
     expect(readFileSync(file, 'utf8')).toBe('garbage');
   });
 });
