@@ -1,14 +1,16 @@
 import type { Logger } from 'pino';
+import { type Override, STACK_ROLES } from '../config/delivery-schema.js';
 import type { Config, ServiceConfig } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
 import { EventBus, type SwitchyardEvent } from '../events/bus.js';
 import { NOOP_METER, type MeterFactory } from '../pool/stack-meter.js';
 import { type TargetDraft, TargetRegistry } from '../pool/registry.js';
 import type { ServiceRoute } from '../routing/service-route.js';
-import type { HistoryEntry, ServiceState, Weights } from '../routing/service-state.js';
+import { abortedRollout, type HistoryEntry, type RolloutRecord, rolloutInProgress, type ServiceState, type Weights } from '../routing/service-state.js';
 import { buildSnapshot, initialState, type RoutingSnapshot } from '../routing/snapshot.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { FileStateStore } from './file-store.js';
+import { fitDelivery } from './fit-delivery.js';
 import type { PersistedState } from './stored-state.js';
 
 /** Kept per service so rollback has somewhere to go and the file stays small. */
@@ -22,6 +24,23 @@ export interface MutationOptions {
   readonly force?: boolean | undefined;
   readonly reason?: string | undefined;
   readonly actor?: string | undefined;
+}
+
+/** What a rollout writes in one durable step: its record and, with `weights`, a weight change. */
+export interface RolloutWrite {
+  readonly rollout: RolloutRecord;
+  /** Weights to apply as an ordinary weight change (generation, history entry, event); stacks left out get 0. */
+  readonly weights?: Weights | undefined;
+  /** History reason of the weight change, e.g. `rollout step 2/6: weight 50`. */
+  readonly reason?: string | undefined;
+  /** Apply even when a stack gaining weight has no healthy target (an abort going back). */
+  readonly force?: boolean | undefined;
+}
+
+/** A mutation's new state and the event announcing it (none for a rollout's bookkeeping). */
+interface Change {
+  readonly state: ServiceState;
+  readonly event?: SwitchyardEvent;
 }
 
 /** What goes with a reload and must succeed or fail with it (binding new listeners). */
@@ -112,7 +131,7 @@ export class StateController {
     return this.mutate(service, options, (route) => {
       if (!route.stacks.has(stack)) throw new SwitchyardError('UNKNOWN_STACK', `service "${service}" has no stack "${stack}"`);
       const weights = Object.fromEntries(route.pools.map((p) => [p.name, p.name === stack ? 100 : 0]));
-      return this.weightChange(route, weights, 'switch', options);
+      return this.manualChange(route, weights, 'switch', options);
     });
   }
 
@@ -125,7 +144,7 @@ export class StateController {
       }
       const full = Object.fromEntries(route.pools.map((p) => [p.name, weights[p.name] ?? 0]));
       if (Object.values(full).every((w) => w === 0)) throw new SwitchyardError('INVALID_WEIGHTS', 'weights must not all be zero');
-      return this.weightChange(route, full, 'weights', options);
+      return this.manualChange(route, full, 'weights', options);
     });
   }
 
@@ -136,7 +155,7 @@ export class StateController {
       if (!last) throw new SwitchyardError('NO_HISTORY', `service "${service}" has no change to roll back`);
       const weights = Object.fromEntries(route.pools.map((p) => [p.name, last.from[p.name] ?? 0]));
       if (Object.values(weights).every((w) => w === 0)) throw new SwitchyardError('NO_HISTORY', 'the previous weights no longer apply');
-      return this.weightChange(route, weights, 'rollback', options);
+      return this.manualChange(route, weights, 'rollback', options);
     });
   }
 
@@ -150,6 +169,40 @@ export class StateController {
         state: next,
         event: { type: 'targets', time: new Date().toISOString(), service, stack, targets: next.targets[stack] ?? [], generation: next.generation },
       };
+    });
+  }
+
+  /** Replaces the service's overrides at run time (they win over the config's from now on). */
+  setOverrides(service: string, overrides: readonly Override[], options: MutationOptions = {}): Promise<ServiceRoute> {
+    return this.mutate(service, options, (route) => {
+      overrides.forEach((override, i) => {
+        if (!STACK_ROLES.includes(override.to) && !route.stacks.has(override.to)) {
+          throw new SwitchyardError('INVALID_OVERRIDE', `overrides[${i}].to: service "${service}" has no stack "${override.to}"`);
+        }
+      });
+      const state: ServiceState = { ...route.state, generation: route.state.generation + 1, overrides: [...overrides] };
+      return {
+        state,
+        event: { type: 'overrides', time: new Date().toISOString(), service, overrides: state.overrides ?? [], generation: state.generation },
+      };
+    });
+  }
+
+  /**
+   * Records a rollout's state in one durable step. With `weights` it is also an ordinary
+   * weight change (generation, history entry, event, `on_switch`); without, only the
+   * record changes (no generation, no history). `change` runs inside the serialized
+   * mutation with the current route and throws to write nothing.
+   */
+  recordRollout(service: string, change: (route: ServiceRoute) => RolloutWrite): Promise<ServiceRoute> {
+    return this.mutate(service, {}, (route) => {
+      const write = change(route);
+      const weights = write.weights === undefined ? undefined : Object.fromEntries(route.pools.map((p) => [p.name, write.weights?.[p.name] ?? 0]));
+      if (weights === undefined || route.pools.every((p) => weights[p.name] === route.state.weights[p.name])) {
+        return { state: { ...route.state, rollout: write.rollout } };
+      }
+      const weighted = this.weightChange(route, weights, 'weights', { reason: write.reason, actor: 'rollout', force: write.force });
+      return { ...weighted, state: { ...weighted.state, rollout: write.rollout } };
     });
   }
 
@@ -177,12 +230,23 @@ export class StateController {
     });
   }
 
+  /** A switch, weights or rollback call: refused while a rollout is in progress, unless forced (which aborts the rollout). */
+  private manualChange(route: ServiceRoute, to: Weights, reason: 'switch' | 'weights' | 'rollback', options: MutationOptions): Change {
+    const rollout = route.state.rollout;
+    if (!rolloutInProgress(rollout)) return this.weightChange(route, to, reason, options);
+    if (!options.force) {
+      throw new SwitchyardError('ROLLOUT_IN_PROGRESS', `service "${route.name}" has a rollout to "${rollout.to}" in progress (abort it, or use force)`);
+    }
+    const change = this.weightChange(route, to, reason, options);
+    return { ...change, state: { ...change.state, rollout: abortedRollout(rollout, `aborted: ${reason} with force`, change.event.time) } };
+  }
+
   private weightChange(
     route: ServiceRoute,
     to: Weights,
     reason: 'switch' | 'weights' | 'rollback',
     options: MutationOptions,
-  ): { state: ServiceState; event: SwitchyardEvent } {
+  ): { state: ServiceState; event: SwitchyardEvent & { time: string } } {
     const state = route.state;
     if (!options.force) {
       for (const pool of route.pools) {
@@ -210,11 +274,7 @@ export class StateController {
     };
   }
 
-  private mutate(
-    service: string,
-    options: MutationOptions,
-    change: (route: ServiceRoute) => { state: ServiceState; event: SwitchyardEvent },
-  ): Promise<ServiceRoute> {
+  private mutate(service: string, options: MutationOptions, change: (route: ServiceRoute) => Change): Promise<ServiceRoute> {
     return this.queue.run(async () => {
       const route = this.service(service);
       if (options.ifMatch !== undefined && options.ifMatch !== route.state.generation) {
@@ -231,7 +291,7 @@ export class StateController {
       this.states = states;
       this.install(this.build(this.config, states));
       const updated = this.service(service);
-      this.events.publish('active' in event ? { ...event, active: updated.active.name } : event);
+      if (event !== undefined) this.events.publish('active' in event ? { ...event, active: updated.active.name } : event);
       return updated;
     });
   }
@@ -258,9 +318,11 @@ function reconcile(service: ServiceConfig, stored: ServiceState, log: Logger): S
   const names = Object.keys(service.stacks);
   const weights = Object.fromEntries(names.map((n) => [n, stored.weights[n] ?? 0]));
   const targets = Object.fromEntries(Object.entries(stored.targets).filter(([stack]) => names.includes(stack)));
+  const delivery = fitDelivery(service, stored, log);
   if (Object.values(weights).every((w) => w === 0)) {
     log.warn({ service: service.name }, 'stored weights name no configured stack; using the config');
-    return { ...initialState(service), generation: stored.generation, history: stored.history, targets };
+    return { ...initialState(service), generation: stored.generation, history: stored.history, targets, ...delivery };
   }
-  return { ...stored, weights, targets };
+  const { overrides: _overrides, rollout: _rollout, ...rest } = stored;
+  return { ...rest, weights, targets, ...delivery };
 }
