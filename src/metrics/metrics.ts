@@ -2,10 +2,10 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
 import type { SwitchyardEvent } from '../events/bus.js';
-import type { StackMeter, UpstreamErrorKind } from '../pool/stack-meter.js';
+import type { MirrorResult, StackMeter, UpstreamErrorKind } from '../pool/stack-meter.js';
 import type { ServiceRoute } from '../routing/service-route.js';
 import type { RoutingSnapshot } from '../routing/snapshot.js';
-import { ResponseSeries } from './response-series.js';
+import { ResponseSeries, type StackSeries } from './response-series.js';
 
 /** Request duration buckets for a proxy: 0.5 ms to 10 s. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -30,6 +30,7 @@ export class Metrics {
   private readonly responses: ResponseSeries;
   private readonly upstreamErrors: Counter<'service' | 'stack' | 'target' | 'kind'>;
   private readonly switches: Counter<'service'>;
+  private readonly mirrored: Counter<'service' | 'stack' | 'result'>;
   private readonly lastActive = new Map<string, string>();
 
   constructor(sources: MetricSources) {
@@ -54,6 +55,12 @@ export class Metrics {
       name: 'switchyard_switches_total',
       help: 'Switches and rollbacks, plus weight changes that moved the active stack.',
       labelNames: ['service'],
+      registers,
+    });
+    this.mirrored = new Counter({
+      name: 'switchyard_mirror_requests_total',
+      help: 'Requests copied to a mirror stack, by result: answered, failed (no target, refused, reset, timed out) or dropped (over a limit).',
+      labelNames: ['service', 'stack', 'result'],
       registers,
     });
     const { snapshot } = sources;
@@ -115,11 +122,18 @@ export class Metrics {
     if (event.type !== 'weights' || moved) this.switches.inc({ service: event.service });
   };
 
+  /** The plain response counts of one service/stack (what builtin rollout analysis reads). */
+  series(service: string, stack: string): StackSeries {
+    return this.responses.of(service, stack);
+  }
+
   /** A meter with its children bound now, so the request path does no label lookups. */
   meterFor(service: string, stack: string): StackMeter {
     const series = this.responses.of(service, stack);
     const upstreamErrors = this.upstreamErrors;
     const errors = new Map<string, ReturnType<Counter['labels']>>();
+    const mirrored = this.mirrored;
+    const mirrors = new Map<MirrorResult, ReturnType<Counter['labels']>>();
     return {
       response(status: number, seconds: number) {
         series.record(status, seconds);
@@ -130,6 +144,14 @@ export class Metrics {
         if (child === undefined) {
           child = upstreamErrors.labels(service, stack, target.address, kind);
           errors.set(key, child);
+        }
+        child.inc();
+      },
+      mirror(result: MirrorResult) {
+        let child = mirrors.get(result);
+        if (child === undefined) {
+          child = mirrored.labels(service, stack, result);
+          mirrors.set(result, child);
         }
         child.inc();
       },

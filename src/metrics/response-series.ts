@@ -6,7 +6,7 @@ export class StackSeries {
   /** Responses per status code. */
   readonly codes = new Map<number, number>();
   /** Upper bounds of the duration buckets, in seconds. */
-  private readonly bounds: readonly number[];
+  readonly bounds: readonly number[];
   /** Non-cumulative count per duration bucket; the last slot is +Inf. */
   readonly buckets: Float64Array;
   sum = 0;

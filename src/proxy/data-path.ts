@@ -8,6 +8,7 @@ import { type CertificateStore, ensureSelfSigned } from '../tls/store.js';
 import type { Forwarder } from './exchange.js';
 import { FailoverNotices } from './failover.js';
 import { ListenerSet } from './listener-set.js';
+import { Mirror } from './mirror.js';
 import { RawForwarder } from './raw-forwarder.js';
 import { WebSocketProxy, WebSocketRegistry } from './websocket.js';
 import { WebSocketDrain } from './websocket-drain.js';
@@ -39,6 +40,7 @@ export class DataPath {
   private readonly drain: WebSocketDrain;
   private readonly listeners: ListenerSet;
   private readonly certificates: CertificateStore;
+  private readonly mirror = new Mirror();
 
   constructor(deps: DataPathDeps) {
     const { controller, certificates, log } = deps;
@@ -65,6 +67,7 @@ export class DataPath {
       certificates,
       failover,
       unmatched: deps.unmatched,
+      mirror: this.mirror,
       log,
     });
   }
@@ -115,5 +118,6 @@ export class DataPath {
     await this.listeners.close(timeout);
     this.wsProxy.close();
     this.forwarder.close();
+    this.mirror.close();
   }
 }

@@ -11,6 +11,7 @@ import type { Forwarder } from './exchange.js';
 import type { FailoverNotices } from './failover.js';
 import { type ListenerRouting, RequestHandler } from './handler.js';
 import { ProxyListener } from './listener.js';
+import type { Mirror } from './mirror.js';
 import type { WebSocketProxy } from './websocket.js';
 
 /** What every listener shares. */
@@ -22,6 +23,8 @@ export interface ListenerDeps {
   readonly failover: FailoverNotices;
   /** Counts requests that match no service. */
   readonly unmatched: StackMeter;
+  /** Sends mirrored copies. */
+  readonly mirror: Mirror;
   readonly log: Logger;
 }
 
@@ -173,6 +176,7 @@ export class ListenerSet {
     const handler = new RequestHandler(deps.controller, deps.forwarder, routing);
     handler.unmatchedMeter = deps.unmatched;
     handler.onFailover = deps.failover.notice;
+    handler.mirror = deps.mirror;
     const tls = config.tls ? tlsServerOptions(deps.certificates, config) : undefined;
     const onUpgrade = deps.websockets.handle.bind(deps.websockets, routing);
     const listener = new ProxyListener(config, settings.limits, handler, onUpgrade, tls);
