@@ -15,6 +15,7 @@ import { splitHostPort } from './net/host-port.js';
 import { NOOP_METER } from './pool/stack-meter.js';
 import { DataPath } from './proxy/data-path.js';
 import type { WebSocketRegistry } from './proxy/websocket.js';
+import { RolloutRunner } from './rollout/runner.js';
 import { StateController } from './state/controller.js';
 import { FileStateStore } from './state/file-store.js';
 import { CertificateStore } from './tls/store.js';
@@ -25,6 +26,8 @@ export class Switchyard {
   readonly certificates: CertificateStore;
   readonly log: Logger;
   readonly admin: FastifyInstance;
+  /** Rollouts of every service (SPEC §10). */
+  readonly rollouts: RolloutRunner;
   private readonly health: HealthChecker;
   private readonly proxy: DataPath;
   private readonly closeEventStream: () => void;
@@ -42,12 +45,14 @@ export class Switchyard {
       : undefined;
     if (metrics) controller.useMeters((service, stack) => metrics.meterFor(service, stack));
     this.health = new HealthChecker(controller);
+    this.rollouts = new RolloutRunner({ controller, counts: metrics ? (service, stack) => metrics.series(service, stack) : undefined, log });
     this.proxy = new DataPath({ controller, certificates, unmatched: metrics?.meterFor('_unmatched', 'none') ?? NOOP_METER, log });
     const hooks = webhookListener(() => controller.currentConfig.hooks, log);
     for (const listener of [eventLog(log), hooks, this.proxy.onEvent, ...(metrics ? [metrics.onEvent] : [])]) events.subscribe(listener);
     const defaultCerts = () => this.proxy.defaultCerts();
     const stopping = () => this.stopping;
-    const admin = createAdminServer({ config, token, controller, certificates, websockets, defaultCerts, stopping, metrics: metrics?.registry, log });
+    const rollouts = this.rollouts;
+    const admin = createAdminServer({ config, token, controller, rollouts, certificates, websockets, defaultCerts, stopping, metrics: metrics?.registry, log });
     this.admin = admin.app;
     this.closeEventStream = admin.closeEventStream;
   }
@@ -63,6 +68,8 @@ export class Switchyard {
       await app.health.start();
       await app.proxy.start(config);
       await app.admin.listen(splitHostPort(config.admin.listen));
+      // Stored rollouts go on once traffic flows again (their analysis needs it).
+      app.rollouts.start();
     } catch (err) {
       await app.stop(0);
       throw err;
@@ -108,6 +115,7 @@ export class Switchyard {
   /** Graceful stop: /healthz turns 503, listeners stop accepting, in-flight requests finish (up to `timeout` ms). */
   async stop(timeout = this.controller.currentConfig.shutdown_timeout): Promise<void> {
     this.stopping = true;
+    this.rollouts.stop();
     this.health.stop();
     this.closeEventStream();
     await this.proxy.close(timeout);

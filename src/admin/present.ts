@@ -41,6 +41,8 @@ export function presentService(route: ServiceRoute, websockets: (service: string
     balance: route.config.balance,
     sticky: route.config.sticky,
     failover: route.config.failover,
+    overrides: route.state.overrides ?? route.config.overrides,
+    rollout: route.state.rollout === undefined ? null : { state: route.state.rollout.state, to: route.state.rollout.to, step: route.state.rollout.step },
     stacks: Object.fromEntries(route.pools.map((p, i) => [p.name, presentStack(route, p, i, websockets)])),
   };
 }

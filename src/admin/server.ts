@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { splitHostPort } from '../net/host-port.js';
+import type { RolloutRunner } from '../rollout/runner.js';
 import type { StateController } from '../state/controller.js';
 import type { CertificateStore } from '../tls/store.js';
 import { createAdminApp } from './app.js';
@@ -11,6 +12,8 @@ import { registerCertificateRoutes } from './routes/certificates.js';
 import { attachEventStream } from './routes/events.js';
 import { registerHealthRoute } from './routes/health.js';
 import { registerMetricsRoute } from './routes/metrics.js';
+import { registerOverrideRoutes } from './routes/overrides.js';
+import { registerRolloutRoutes } from './routes/rollouts.js';
 import { registerServiceRoutes } from './routes/services.js';
 
 /** Raised when the config cannot be served (e.g. a public admin without a token). */
@@ -27,6 +30,8 @@ export interface AdminDeps {
   /** Bearer token (see adminToken). */
   readonly token: string | undefined;
   readonly controller: StateController;
+  /** Rollouts of every service (SPEC §10). */
+  readonly rollouts: RolloutRunner;
   readonly certificates: CertificateStore;
   /** Open WebSockets of a service's stack. */
   readonly websockets: (service: string, stack: string) => number;
@@ -56,6 +61,8 @@ export function createAdminServer(deps: AdminDeps): { app: FastifyInstance; clos
   registerHealthRoute(app, { stopping: deps.stopping, generation: () => controller.snapshot.generation });
   const expiringCertificates = () => certificates.list().flatMap((c) => (c.expires_soon ? [c.name] : []));
   registerServiceRoutes(app, { controller, websockets: deps.websockets, expiringCertificates });
+  registerRolloutRoutes(app, { rollouts: deps.rollouts });
+  registerOverrideRoutes(app, { controller, websockets: deps.websockets });
   registerCertificateRoutes(app, { store: certificates, defaultCerts: deps.defaultCerts });
   if (deps.metrics) registerMetricsRoute(app, deps.metrics);
   const closeEventStream = attachEventStream({ server: app.server, events: controller.events, token, loopback });
