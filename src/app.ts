@@ -7,6 +7,7 @@ import { createAdminApp } from './admin/app.js';
 import { hostOfHeader, isLoopbackHost } from './admin/guards.js';
 import { registerCertificateRoutes } from './admin/routes/certificates.js';
 import { attachEventStream } from './admin/routes/events.js';
+import { registerDashboard } from './admin/routes/ui.js';
 import { registerServiceRoutes } from './admin/routes/services.js';
 import type { Config, ListenerConfig } from './config/schema.js';
 import { startDemoBackends } from './demo/backends.js';
@@ -92,7 +93,9 @@ export class Switchyard {
           .filter((c) => c.expires_soon)
           .map((c) => c.name),
     });
+    const figures = registerDashboard(this.admin, { metrics: () => this.metrics?.registry, snapshot: () => controller.snapshot, log });
     this.closeEventStream = attachEventStream({
+      figures,
       server: this.admin.server,
       events: controller.events,
       token,
