@@ -12,6 +12,7 @@ import { attachEventStream } from './routes/events.js';
 import { registerHealthRoute } from './routes/health.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { registerServiceRoutes } from './routes/services.js';
+import { registerDashboard } from './routes/ui.js';
 
 /** Raised when the config cannot be served (e.g. a public admin without a token). */
 export class StartupError extends Error {
@@ -58,6 +59,7 @@ export function createAdminServer(deps: AdminDeps): { app: FastifyInstance; clos
   registerServiceRoutes(app, { controller, websockets: deps.websockets, expiringCertificates });
   registerCertificateRoutes(app, { store: certificates, defaultCerts: deps.defaultCerts });
   if (deps.metrics) registerMetricsRoute(app, deps.metrics);
-  const closeEventStream = attachEventStream({ server: app.server, events: controller.events, token, loopback });
+  const figures = registerDashboard(app, { metrics: () => deps.metrics, snapshot: () => controller.snapshot, log });
+  const closeEventStream = attachEventStream({ server: app.server, events: controller.events, token, loopback, figures });
   return { app, closeEventStream };
 }
