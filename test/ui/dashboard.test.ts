@@ -29,7 +29,11 @@ const LAUNCH_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
+/**
+ * Where the screenshots go: a scratch folder on every run (a test run leaves the tree
+ * clean); `SCREENSHOTS=docs npm test` refreshes the ones the README shows.
+ */
+const DOCS = fileURLToPath(new URL(process.env.SCREENSHOTS === 'docs' ? '../../docs/' : '../../test-results/', import.meta.url));
 const TOKEN = 'dashboard-token-5e1f';
 const TOKEN_ENV = 'SWITCHYARD_UI_TEST_TOKEN';
 /** Fast checks, so a target taken down shows within a fraction of a second. */
