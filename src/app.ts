@@ -3,6 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { AcmeManager } from './acme/manager.js';
 import { createAdminApp } from './admin/app.js';
 import { hostOfHeader, isLoopbackHost } from './admin/guards.js';
 import { registerCertificateRoutes } from './admin/routes/certificates.js';
@@ -40,6 +41,8 @@ export class Switchyard {
   readonly log: Logger;
   readonly websockets = new WebSocketRegistry();
   readonly certificates: CertificateStore;
+  /** ACME certificates: orders, renewals, http-01 answers. */
+  readonly acme: AcmeManager;
   private readonly forwarder: Forwarder;
   private readonly health: HealthChecker;
   /** Last failover notice per service, epoch ms (rate limit). */
@@ -59,6 +62,7 @@ export class Switchyard {
     this.certificates = certificates;
     this.log = log;
     const config = controller.currentConfig;
+    this.acme = new AcmeManager({ store: certificates, events: controller.events, log, certsDir: config.certs_dir });
     const passive = new PassiveHealth({ failures: config.upstream.max_fails, cooldown: config.upstream.fail_timeout });
     passive.onEject = (target) => {
       log.warn({ service: target.service, stack: target.stack, target: target.address }, 'target ejected after consecutive failures');
@@ -117,7 +121,7 @@ export class Switchyard {
       controller.events.subscribe(metrics.onEvent);
       this.admin.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
     }
-    registerCertificateRoutes(this.admin, { store: certificates, defaultCerts: () => this.defaultCerts(), events: controller.events });
+    registerCertificateRoutes(this.admin, { store: certificates, defaultCerts: () => this.defaultCerts(), events: controller.events, acme: this.acme });
     controller.events.subscribe((event) => {
       if (event.type === 'switch' || event.type === 'weights' || event.type === 'rollback') {
         log.info({ event }, `${event.type}: ${event.service} → ${event.active}`);
@@ -146,6 +150,7 @@ export class Switchyard {
       for (const listener of config.listeners) await app.openListener(listener);
       const [host, port] = splitHostPort(config.admin.listen);
       await app.admin.listen({ host, port });
+      await app.acme.start(config);
     } catch (err) {
       await app.stop(0);
       throw err;
@@ -171,6 +176,7 @@ export class Switchyard {
   /** Applies a new config (SIGHUP): routing swaps; listeners are added/removed, untouched ones keep their connections. */
   async reload(config: Config): Promise<void> {
     await this.controller.reload(config);
+    this.acme.reload(config);
     const wanted = new Map(config.listeners.map((l) => [l.name, l]));
     for (const [name, listener] of this.listeners) {
       const next = wanted.get(name);
@@ -187,6 +193,7 @@ export class Switchyard {
   /** Graceful stop: /healthz turns 503, listeners stop accepting, in-flight requests finish (up to `timeout` ms). */
   async stop(timeout = this.controller.currentConfig.shutdown_timeout): Promise<void> {
     this.stopping = true;
+    this.acme.stop();
     this.health.stop();
     this.closeEventStream();
     for (const timer of this.drainTimers) clearTimeout(timer);
@@ -211,6 +218,7 @@ export class Switchyard {
     };
     const handler = new RequestHandler(this.controller, this.forwarder, routing);
     if (this.metrics) handler.unmatchedMeter = this.metrics.meterFor('_unmatched', 'none');
+    if (!config.tls) handler.acmeChallenges = this.acme.challenges;
     if (this.controller.currentConfig.logging.access_log) handler.accessLog = this.log.child({ listener: config.name });
     handler.onFailover = (route, from, to) => {
       // Every request of an outage fails over: log and publish at most once a second per service.
