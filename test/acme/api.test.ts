@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { AdminClient } from '../../src/cli/admin-client.js';
 import { registerCertCommands } from '../../src/cli/commands/cert.js';
 import type { Switchyard } from '../../src/app.js';
+import { validateConfig } from '../../src/config/load.js';
 import { tempDir } from '../helpers/switchyard.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { acmeEvent, requestsOnDisk, startAcmeSwitchyard } from './support.js';
@@ -113,6 +114,18 @@ describe('POST /v1/certificates/acme', () => {
     const upload = await call(sy.app, 'POST', '/v1/certificates/self-signed', { name: 'web', hosts: ['a.example.com'] });
     expect(upload.status).toBe(409);
     expect((await call(sy.app, 'GET', '/v1/certificates')).json).toEqual({ certificates: [] });
+  });
+});
+
+describe('ACME across a config reload', () => {
+  it('orders a certificate a reload declares, and stops renewing one a reload removes', async () => {
+    const { sy } = await setup();
+    const config = sy.app.controller.currentConfig;
+    await sy.app.reload(validateConfig({ ...config, certificates: [{ name: 'web', hosts: ['a.example.com'], acme: true }] }));
+    await acmeEvent(sy, 'failed', 'web');
+    expect((await call(sy.app, 'GET', '/v1/certificates/acme')).json.certificates).toEqual([expect.objectContaining({ name: 'web', origin: 'config' })]);
+    await sy.app.reload(validateConfig({ ...config, certificates: [] }));
+    expect((await call(sy.app, 'GET', '/v1/certificates/acme')).json).toEqual({ certificates: [] });
   });
 });
 

@@ -118,8 +118,8 @@ describe.skipIf(!installed)('ACME against Pebble', () => {
   it('keeps the old certificate when the CA is down, and says why in an event with the retry time', async () => {
     // A Pebble of its own, to kill.
     const own = await startPebble(httpPort);
-    const ownRoot = await own.root();
     try {
+      const ownRoot = await own.root();
       const sy = await startAcmeSwitchyard(tempDir(), httpPort, upstream.address, {
         acme: acmeSettings(own, { renew_before: '2000d', min_renew_interval: '1s' }),
         certificates: [{ name: 'web', hosts: ['down.example.com'], acme: true }],

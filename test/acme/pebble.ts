@@ -144,6 +144,11 @@ export async function startPebble(httpPort: number): Promise<Pebble> {
     await kill();
     rmSync(dir, { recursive: true, force: true });
   };
+  // A failed start must not leave Pebble running; neither may a test that never calls stop.
+  process.once('exit', () => {
+    pebble.kill('SIGKILL');
+    dns.kill('SIGKILL');
+  });
   try {
     await Promise.all([waitForLine(dns, /Starting challenge servers/, 'pebble-challtestsrv'), waitForLine(pebble, /Listening on/, 'pebble')]);
     await answering(`https://127.0.0.1:${acmePort}/dir`, tls.certPem);
