@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { AcmeManager } from './acme/manager.js';
 import { adminToken, createAdminServer } from './admin/server.js';
 import { keepRestartOnly } from './config/reload-modes.js';
 import type { Config } from './config/schema.js';
@@ -28,6 +29,8 @@ export class Switchyard {
   readonly admin: FastifyInstance;
   /** Rollouts of every service (SPEC §10). */
   readonly rollouts: RolloutRunner;
+  /** ACME certificates: orders, renewals, http-01 answers. */
+  readonly acme: AcmeManager;
   private readonly health: HealthChecker;
   private readonly proxy: DataPath;
   private readonly closeEventStream: () => void;
@@ -46,13 +49,26 @@ export class Switchyard {
     if (metrics) controller.useMeters((service, stack) => metrics.meterFor(service, stack));
     this.health = new HealthChecker(controller);
     this.rollouts = new RolloutRunner({ controller, counts: metrics ? (service, stack) => metrics.series(service, stack) : undefined, log });
-    this.proxy = new DataPath({ controller, certificates, unmatched: metrics?.meterFor('_unmatched', 'none') ?? NOOP_METER, log });
+    this.acme = new AcmeManager({ store: certificates, events, log, certsDir: config.certs_dir });
+    const unmatched = metrics?.meterFor('_unmatched', 'none') ?? NOOP_METER;
+    this.proxy = new DataPath({ controller, certificates, unmatched, challenges: this.acme.challenges, log });
     const hooks = webhookListener(() => controller.currentConfig.hooks, log);
     for (const listener of [eventLog(log), hooks, this.proxy.onEvent, ...(metrics ? [metrics.onEvent] : [])]) events.subscribe(listener);
     const defaultCerts = () => this.proxy.defaultCerts();
     const stopping = () => this.stopping;
-    const rollouts = this.rollouts;
-    const admin = createAdminServer({ config, token, controller, rollouts, certificates, websockets, defaultCerts, stopping, metrics: metrics?.registry, log });
+    const admin = createAdminServer({
+      config,
+      token,
+      controller,
+      rollouts: this.rollouts,
+      certificates,
+      acme: this.acme,
+      websockets,
+      defaultCerts,
+      stopping,
+      metrics: metrics?.registry,
+      log,
+    });
     this.admin = admin.app;
     this.closeEventStream = admin.closeEventStream;
   }
@@ -68,6 +84,7 @@ export class Switchyard {
       await app.health.start();
       await app.proxy.start(config);
       await app.admin.listen(splitHostPort(config.admin.listen));
+      await app.acme.start(config);
       // Stored rollouts go on once traffic flows again (their analysis needs it).
       app.rollouts.start();
     } catch (err) {
@@ -104,6 +121,7 @@ export class Switchyard {
     const proxy = this.proxy.reloadStep(config);
     const commit = () => {
       proxy.commit();
+      this.acme.reload(config);
       this.log.level = config.logging.level;
     };
     await this.controller.reload(config, { prepare: () => proxy.prepare(), commit });
@@ -117,6 +135,7 @@ export class Switchyard {
     this.stopping = true;
     this.rollouts.stop();
     this.health.stop();
+    this.acme.stop();
     this.closeEventStream();
     await this.proxy.close(timeout);
     await this.admin.close();

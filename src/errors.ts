@@ -22,6 +22,8 @@ export const ERRORS = {
   REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time' },
   STACK_UNHEALTHY: { status: 409, message: 'The stack has no healthy target' },
   CERTIFICATE_IN_USE: { status: 409, message: 'The certificate is a listener default_cert' },
+  CERTIFICATE_EXISTS: { status: 409, message: 'A certificate or ACME order of that name already exists' },
+  ACME_NOT_CONFIGURED: { status: 409, message: 'ACME is not configured (no top-level acme section)' },
   NO_HISTORY: { status: 409, message: 'There is no earlier state to roll back to' },
   ROLLOUT_IN_PROGRESS: { status: 409, message: 'A rollout is in progress on this service' },
   ROLLOUT_NOT_ACTIVE: { status: 409, message: 'The rollout has already completed or been aborted' },

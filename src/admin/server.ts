@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { AcmeManager } from '../acme/manager.js';
 import type { Config } from '../config/schema.js';
 import { splitHostPort } from '../net/host-port.js';
 import type { RolloutRunner } from '../rollout/runner.js';
@@ -15,6 +16,7 @@ import { registerMetricsRoute } from './routes/metrics.js';
 import { registerOverrideRoutes } from './routes/overrides.js';
 import { registerRolloutRoutes } from './routes/rollouts.js';
 import { registerServiceRoutes } from './routes/services.js';
+import { registerDashboard } from './routes/ui.js';
 
 /** Raised when the config cannot be served (e.g. a public admin without a token). */
 export class StartupError extends Error {
@@ -33,6 +35,8 @@ export interface AdminDeps {
   /** Rollouts of every service (SPEC §10). */
   readonly rollouts: RolloutRunner;
   readonly certificates: CertificateStore;
+  /** ACME orders and renewals (next renewals, POST /v1/certificates/acme). */
+  readonly acme: AcmeManager;
   /** Open WebSockets of a service's stack. */
   readonly websockets: (service: string, stack: string) => number;
   /** Certificates that are some listener's default_cert. */
@@ -63,8 +67,9 @@ export function createAdminServer(deps: AdminDeps): { app: FastifyInstance; clos
   registerServiceRoutes(app, { controller, websockets: deps.websockets, expiringCertificates });
   registerRolloutRoutes(app, { rollouts: deps.rollouts });
   registerOverrideRoutes(app, { controller, websockets: deps.websockets });
-  registerCertificateRoutes(app, { store: certificates, defaultCerts: deps.defaultCerts });
+  registerCertificateRoutes(app, { store: certificates, defaultCerts: deps.defaultCerts, acme: deps.acme });
   if (deps.metrics) registerMetricsRoute(app, deps.metrics);
-  const closeEventStream = attachEventStream({ server: app.server, events: controller.events, token, loopback });
+  const figures = registerDashboard(app, { metrics: () => deps.metrics, snapshot: () => controller.snapshot, log });
+  const closeEventStream = attachEventStream({ server: app.server, events: controller.events, token, loopback, figures });
   return { app, closeEventStream };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationSchema as duration, parseDuration } from './duration.js';
+import { durationSchema as duration, formatDuration, parseDuration } from './duration.js';
 import { RELOADS } from './reload-marks.js';
 
 /**
@@ -37,6 +37,15 @@ export function stepProblem(value: unknown): string | undefined {
   }
   if ('analysis' in value) return value.analysis === 'default' ? undefined : 'analysis must be "default" (the service\'s analysis block)';
   return shape;
+}
+
+/** One step in words, for status lines: `weight 50`, `pause 2m`, `pause until promoted`, `analysis`. */
+export function describeStep(step: RolloutStep | undefined): string {
+  if (step === undefined) return '-';
+  if ('weight' in step) return `weight ${step.weight}`;
+  if ('analysis' in step) return 'analysis';
+  const ms = typeof step.pause === 'object' ? undefined : parseDuration(step.pause);
+  return ms === undefined ? 'pause until promoted' : `pause ${formatDuration(ms)}`;
 }
 
 /** A list of rollout steps, each checked by stepProblem. */

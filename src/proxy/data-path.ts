@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ChallengeResponder } from '../acme/challenges.js';
 import type { Config } from '../config/schema.js';
 import { PassiveHealth, type PassiveOptions } from '../health/passive.js';
 import type { StackMeter } from '../pool/stack-meter.js';
@@ -19,6 +20,8 @@ export interface DataPathDeps {
   readonly certificates: CertificateStore;
   /** Counts requests that match no service. */
   readonly unmatched: StackMeter;
+  /** ACME http-01 answers, checked before routing on plain-HTTP listeners. */
+  readonly challenges: ChallengeResponder;
   readonly log: Logger;
 }
 
@@ -68,6 +71,7 @@ export class DataPath {
       failover,
       unmatched: deps.unmatched,
       mirror: this.mirror,
+      challenges: deps.challenges,
       log,
     });
   }

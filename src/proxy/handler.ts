@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { ChallengeResponder } from '../acme/challenges.js';
 import { NOOP_METER, type StackMeter } from '../pool/stack-meter.js';
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
@@ -45,6 +46,8 @@ export class RequestHandler {
   accessLog: Logger | undefined;
   /** Sends the copies of services with a `mirror`. */
   mirror: Mirror | undefined;
+  /** ACME http-01 tokens in flight, answered before routing; set on plain-HTTP listeners only. */
+  acmeChallenges: ChallengeResponder | undefined;
 
   constructor(controller: StateController, forwarder: Forwarder, listener: ListenerRouting) {
     this.controller = controller;
@@ -91,6 +94,7 @@ export class RequestHandler {
       respondError(res, head.refusal.code, head.refusal.message, true);
       return;
     }
+    if (this.acmeChallenges?.respond(req, res, url, head.host) === true) return;
     const route = this.controller.snapshot.router.match(head.host, url);
     if (route === undefined) {
       this.unmatchedMeter.response(respondError(res, 'NO_ROUTE', 'no service matches this host and path'), (performance.now() - startedAt) / 1000);

@@ -1,3 +1,4 @@
+import type { ChallengeResponder } from '../acme/challenges.js';
 import type { Server as HttpsServer } from 'node:https';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
@@ -25,6 +26,8 @@ export interface ListenerDeps {
   readonly unmatched: StackMeter;
   /** Sends mirrored copies. */
   readonly mirror: Mirror;
+  /** ACME http-01 answers, checked before routing on plain-HTTP listeners. */
+  readonly challenges: ChallengeResponder;
   readonly log: Logger;
 }
 
@@ -177,6 +180,7 @@ export class ListenerSet {
     handler.unmatchedMeter = deps.unmatched;
     handler.onFailover = deps.failover.notice;
     handler.mirror = deps.mirror;
+    if (!config.tls) handler.acmeChallenges = deps.challenges;
     const tls = config.tls ? tlsServerOptions(deps.certificates, config) : undefined;
     const onUpgrade = deps.websockets.handle.bind(deps.websockets, routing);
     const listener = new ProxyListener(config, settings.limits, handler, onUpgrade, tls);

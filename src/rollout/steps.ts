@@ -1,5 +1,5 @@
 import { type RolloutStep, rolloutStepsSchema } from '../config/delivery-schema.js';
-import { formatDuration, parseDuration } from '../config/duration.js';
+import { parseDuration } from '../config/duration.js';
 import { formatPath } from '../config/load.js';
 import { SwitchyardError } from '../errors.js';
 
@@ -35,13 +35,4 @@ export function pauseOf(step: RolloutStep): number | null | undefined {
 /** The history reason of a weight step: `rollout step 2/6: weight 50` (1-based). */
 export function stepReason(index: number, total: number, weight: number): string {
   return `rollout step ${index + 1}/${total}: weight ${weight}`;
-}
-
-/** One step in words, for status lines: `weight 50`, `pause 2m`, `pause until promoted`, `analysis`. */
-export function describeStep(step: RolloutStep | undefined): string {
-  if (step === undefined) return '-';
-  if ('weight' in step) return `weight ${step.weight}`;
-  if ('analysis' in step) return 'analysis';
-  const ms = pauseOf(step);
-  return ms === null || ms === undefined ? 'pause until promoted' : `pause ${formatDuration(ms)}`;
 }

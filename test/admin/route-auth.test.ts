@@ -151,7 +151,8 @@ describe('admin authorization', () => {
     process.env[TOKEN_ENV] = TOKEN;
     app = await startSwitchyard(
       [{ name: 'web', stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } } }],
-      { admin: { listen: '127.0.0.1:0', token_env: TOKEN_ENV } },
+      // An ACME directory nothing listens on: POST /v1/certificates/acme is accepted, its order fails in the background.
+      { admin: { listen: '127.0.0.1:0', token_env: TOKEN_ENV }, acme: { directory: 'https://127.0.0.1:1/dir' } },
       dir,
     );
     port = Number(new URL(app.adminUrl).port);
@@ -176,6 +177,7 @@ describe('admin authorization', () => {
       'POST /v1/services/:service/rollout/resume': {},
       'POST /v1/services/:service/rollout/abort': {},
       'PUT /v1/services/:service/overrides': { overrides: [{ header: 'x-canary', value: 'always', to: 'standby' }] },
+      'POST /v1/certificates/acme': { name: 'ordered', hosts: ['ordered.example.com'] },
     };
   });
   afterAll(async () => {

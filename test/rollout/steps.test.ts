@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SwitchyardError } from '../../src/errors.js';
-import { checkSteps, describeStep, pauseOf, stepReason } from '../../src/rollout/steps.js';
+import { describeStep } from '../../src/config/delivery-schema.js';
+import { checkSteps, pauseOf, stepReason } from '../../src/rollout/steps.js';
 
 function refusal(steps: unknown): string {
   try {

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import type { RolloutStep } from '../../config/delivery-schema.js';
+import { describeStep, type RolloutStep } from '../../config/delivery-schema.js';
 import { parseDuration } from '../../config/duration.js';
-import { describeStep } from '../../rollout/steps.js';
 import { AdminCallError, type AdminClient } from '../admin-client.js';
 import { EXIT, runCall, UsageError } from '../run.js';
 
