@@ -1,5 +1,6 @@
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
+import { presentRollout } from '../rollout/record.js';
 import type { ServiceRoute } from '../routing/service-route.js';
 
 /** The JSON form of a target: health as the checkers last wrote it. */
@@ -42,7 +43,7 @@ export function presentService(route: ServiceRoute, websockets: (service: string
     sticky: route.config.sticky,
     failover: route.config.failover,
     overrides: route.state.overrides ?? route.config.overrides,
-    rollout: route.state.rollout === undefined ? null : { state: route.state.rollout.state, to: route.state.rollout.to, step: route.state.rollout.step },
+    rollout: route.state.rollout === undefined ? null : presentRollout(route, route.state.rollout),
     stacks: Object.fromEntries(route.pools.map((p, i) => [p.name, presentStack(route, p, i, websockets)])),
   };
 }

@@ -214,9 +214,9 @@ export class RolloutDriver {
       return;
     }
     if (record.pause_until === null) {
-      // The end is stored, not the length: after a restart the pause ends when it would have.
+      // Normally set as the step began (nextStep); a record from before that (or a pause right after a gate) gets it now.
       const until = new Date(Date.now() + ms).toISOString();
-      await this.write(record, [], (current, time) => ({ rollout: revise(current, { pause_until: until, reason: `paused until ${until}` }, time) }));
+      await this.write(record, [], (current, time) => ({ rollout: revise(current, { pause_until: until }, time) }));
       this.again = true;
       return;
     }

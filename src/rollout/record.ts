@@ -2,6 +2,13 @@ import type { RolloutStep } from '../config/delivery-schema.js';
 import type { RolloutAction, SwitchyardEvent } from '../events/bus.js';
 import type { ServiceRoute } from '../routing/service-route.js';
 import type { RolloutRecord } from '../routing/service-state.js';
+import { pauseOf } from './steps.js';
+
+/** The end of a timed pause step begun at `time` (stored, so a restart keeps it); null for anything else. */
+function pauseEnd(step: RolloutStep | undefined, time: string): string | null {
+  const ms = step === undefined ? undefined : pauseOf(step);
+  return ms === undefined || ms === null ? null : new Date(Date.parse(time) + ms).toISOString();
+}
 
 /**
  * Pure transitions of a rollout record: each returns the next record with its revision
@@ -18,7 +25,7 @@ export function newRollout(from: string, to: string, steps: readonly RolloutStep
     step: 0,
     state: 'running',
     held_by: null,
-    pause_until: null,
+    pause_until: pauseEnd(steps[0], time),
     pause_left_ms: null,
     gates_passed: [],
     passes: 0,
@@ -35,11 +42,12 @@ export function revise(record: RolloutRecord, patch: Partial<RolloutRecord>, tim
   return { ...record, ...patch, revision: record.revision + 1, updated_at: time };
 }
 
-/** The next step begins (or, past the last one, the rollout is complete); counts and pauses start afresh. */
+/** The next step begins (a timed pause with its end set), or past the last one the rollout is complete; counts start afresh. */
 export function nextStep(record: RolloutRecord, time: string, patch: Partial<RolloutRecord> = {}): RolloutRecord {
   const fresh = { passes: 0, failures: 0, pause_until: null, pause_left_ms: null, held_by: null, reason: null };
   if (record.step + 1 >= record.steps.length) return revise(record, { ...fresh, ...patch, state: 'completed', reason: 'completed' }, time);
-  return revise(record, { ...fresh, ...patch, state: 'running', step: record.step + 1 }, time);
+  const step = record.step + 1;
+  return revise(record, { ...fresh, ...patch, state: 'running', step, pause_until: pauseEnd(record.steps[step], time) }, time);
 }
 
 /** Weights of the rollout's stacks with the new one at `weight` (others at 0). */

@@ -48,7 +48,7 @@ export function formatRollout(r: RolloutJson): { line: string; steady: string } 
   const parts = [`${r.service} → ${r.to}: ${r.state}`, `step ${r.step + 1}/${r.steps.length} ${describeStep(r.steps[r.step])}`, weights];
   if (r.analysis !== null && r.state !== 'completed') parts.push(`analysis: ${analysisText(r.analysis)}`);
   // The figures already say what a failed measurement found; other reasons (holding, waiting, aborted) add to them.
-  if (r.reason !== null && r.reason !== 'completed' && !r.reason.startsWith('paused until') && !r.reason.startsWith('failure ')) parts.push(r.reason);
+  if (r.reason !== null && r.reason !== 'completed' && !r.reason.startsWith('failure ')) parts.push(r.reason);
   const steady = parts.join('  ');
   if (r.pause === null || (r.state !== 'running' && r.state !== 'paused')) return { line: steady, steady };
   parts[1] = `${parts[1]} (${left(r.pause.remaining_ms)} left${r.state === 'paused' ? ', held' : ''})`;
