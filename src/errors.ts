@@ -28,7 +28,9 @@ export const ERRORS = {
   UPSTREAM_FAILED: { status: 502, message: 'The upstream failed to answer' },
   NO_HEALTHY_TARGET: { status: 503, message: 'No healthy target' },
   SHUTTING_DOWN: { status: 503, message: 'switchyard is shutting down' },
+  STORE_UNAVAILABLE: { status: 503, message: 'The state store (etcd) is unreachable; the last known state keeps serving' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream did not answer in time' },
+  FLEET_LAGGING: { status: 504, message: 'Some fleet members did not apply the change in time; it stays committed' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable error code from the catalogue. */
