@@ -82,7 +82,8 @@ describe.skipIf(!hasEtcd)('EtcdStateStore when etcd goes away', () => {
     await up;
     await expect.poll(() => seen.length, { timeout: 5000 }).toBe(5);
     expect(seen.map((c) => c.kind === 'service' && c.revision)).toEqual(revisions);
-    expect(transitions).toEqual([true, false, true]);
+    expect(transitions.slice(0, 2)).toEqual([true, false]);
+    expect(transitions.at(-1)).toBe(true);
     // Mutations work again.
     await a.put('web', state(7), revision);
   });

@@ -1,7 +1,6 @@
 import { SwitchyardError } from '../../errors.js';
 import type { EtcdClient } from './client.js';
-import { parseMember } from './members.js';
-import { decode, encode, type FleetMember, type KeyLayout, rangeEnd } from './records.js';
+import { decode, encode, type FleetMember, type KeyLayout, parseMember, type RangeAnswer, rangeEnd } from './records.js';
 import { PrefixWatch } from './watch.js';
 
 /** `?wait=all` timed out: the change stays committed, these members had not applied it. */
@@ -18,11 +17,6 @@ export class FleetLaggingError extends SwitchyardError {
   override toJSON(): { error: { code: 'FLEET_LAGGING'; message: string; members: string[] } } {
     return { error: { code: 'FLEET_LAGGING', message: this.message, members: [...this.members] } };
   }
-}
-
-interface RangeAnswer {
-  header?: { revision?: string };
-  kvs?: { key?: string; value?: string }[];
 }
 
 /**

@@ -1,5 +1,5 @@
 import { type EtcdClient, EtcdError } from './client.js';
-import { encode, type FleetMember, type KeyLayout, decode, memberValue, rangeEnd } from './records.js';
+import { decode, encode, type FleetMember, type KeyLayout, parseMember, type RangeAnswer, rangeEnd } from './records.js';
 
 /** Default member lease TTL (SPEC §9): a crashed instance leaves the fleet after this. */
 export const MEMBER_TTL_SECONDS = 10;
@@ -108,21 +108,11 @@ export class MemberLease {
 /** Every registered (live) member, read from `<prefix>members/`. */
 export async function listMembers(client: EtcdClient, layout: KeyLayout): Promise<FleetMember[]> {
   const dir = layout.dir('members');
-  const answer = await client.call<{ kvs?: { key?: string; value?: string }[] }>('/v3/kv/range', { key: encode(dir), range_end: rangeEnd(dir) });
+  const answer = await client.call<RangeAnswer>('/v3/kv/range', { key: encode(dir), range_end: rangeEnd(dir) });
   const members: FleetMember[] = [];
   for (const kv of answer.kvs ?? []) {
     const parsed = parseMember(decode(kv.value));
     if (parsed) members.push(parsed);
   }
   return members;
-}
-
-/** A member record from a stored value, or undefined when it is not one. */
-export function parseMember(value: string): FleetMember | undefined {
-  try {
-    const parsed = memberValue.safeParse(JSON.parse(value));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -59,6 +59,53 @@ export const certValue = z.object({ origin: z.string(), time: z.string(), cert: 
 /** The JSON of a members/<id> value. */
 export const memberValue = z.object({ id: z.string(), address: z.string(), generation: z.number().int().min(0), last_seen: z.string() });
 
+/** A key-value in a gateway answer (bytes as base64, revisions as decimal strings). */
+export interface GatewayKv {
+  key?: string;
+  value?: string;
+  mod_revision?: string;
+  lease?: string;
+}
+
+/** The answer of /v3/kv/range (and of /v3/kv/put: only the header). */
+export interface RangeAnswer {
+  header?: { revision?: string };
+  kvs?: GatewayKv[];
+}
+
+/** The answer of /v3/kv/txn; `succeeded` is left out when false. */
+export interface TxnAnswer {
+  header?: { revision?: string };
+  succeeded?: boolean;
+  responses?: { response_range?: RangeAnswer }[];
+}
+
+/** A service value from its JSON text, or undefined when it is not one. */
+export function parseService(text: string, modRevision: number): StoredService | undefined {
+  const parsed = parseWith(serviceValue, text);
+  return parsed && { ...parsed, modRevision };
+}
+
+/** A certificate value from its JSON text, or undefined when it is not one. */
+export function parseCert(text: string, modRevision: number): StoredCert | undefined {
+  const parsed = parseWith(certValue, text);
+  return parsed && { ...parsed, modRevision };
+}
+
+/** A member value from its JSON text, or undefined when it is not one. */
+export function parseMember(text: string): FleetMember | undefined {
+  return parseWith(memberValue, text);
+}
+
+function parseWith<T>(schema: z.ZodType<T>, text: string): T | undefined {
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What a key under the prefix holds. */
 export type KeyKind = 'services' | 'certs' | 'members';
 

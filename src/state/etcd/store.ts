@@ -1,10 +1,24 @@
 import type { Logger } from 'pino';
+import { SwitchyardError } from '../../errors.js';
 import type { PersistedState, ServiceState } from '../types.js';
 import { StateCache } from './cache.js';
 import { type ConnectionListener, EtcdClient, type EtcdClientOptions } from './client.js';
 import { waitForFleet } from './fleet-wait.js';
-import { listMembers, MEMBER_TTL_SECONDS, MemberLease, parseMember } from './members.js';
-import { certValue, decode, encode, type FleetMember, KeyLayout, rangeEnd, serviceValue, type StoredCert, type StoredService } from './records.js';
+import { listMembers, MEMBER_TTL_SECONDS, MemberLease } from './members.js';
+import {
+  decode,
+  encode,
+  type FleetMember,
+  KeyLayout,
+  parseCert,
+  parseMember,
+  parseService,
+  type RangeAnswer,
+  rangeEnd,
+  type StoredCert,
+  type StoredService,
+  type TxnAnswer,
+} from './records.js';
 import { type StoreChange, type StoreSnapshot, StoreWatch } from './store-watch.js';
 import type { KvEvent } from './watch.js';
 import { WriteGate } from './write-gate.js';
@@ -41,21 +55,6 @@ export interface StoreWatchHandle {
   /** The last revision delivered. */
   readonly revision: number;
   close(): Promise<void>;
-}
-
-interface Kv {
-  key?: string;
-  value?: string;
-  mod_revision?: string;
-}
-interface RangeAnswer {
-  header?: { revision?: string };
-  kvs?: Kv[];
-}
-interface TxnAnswer {
-  header?: { revision?: string };
-  succeeded?: boolean;
-  responses?: { response_range?: RangeAnswer }[];
 }
 
 /**
@@ -262,9 +261,11 @@ export class EtcdStateStore {
    */
   async register(address: string, generation = 0): Promise<void> {
     if (this.member) throw new Error('already registered');
-    this.member = new MemberLease(this.client, this.layout, this.instanceId, address, this.memberTtl, (err) =>
-      this.log?.warn({ err }, 'fleet membership heartbeat failed'),
-    );
+    this.member = new MemberLease(this.client, this.layout, this.instanceId, address, this.memberTtl, (err) => {
+      // An outage is reported once through onConnection, not on every heartbeat.
+      if (err instanceof SwitchyardError && err.code === 'STORE_UNAVAILABLE') return;
+      this.log?.warn({ err }, 'fleet membership heartbeat failed');
+    });
     await this.member.start(generation);
   }
 
@@ -356,23 +357,14 @@ export class EtcdStateStore {
   }
 
   private parseService(key: string, text: string, modRevision: number): StoredService | undefined {
-    const parsed = parseJson(serviceValue, text);
+    const parsed = parseService(text, modRevision);
     if (!parsed) this.log?.warn({ key }, 'etcd key holds no valid service state; ignored');
-    return parsed && { ...parsed, modRevision };
+    return parsed;
   }
 
   private parseCert(key: string, text: string, modRevision: number): StoredCert | undefined {
-    const parsed = parseJson(certValue, text);
+    const parsed = parseCert(text, modRevision);
     if (!parsed) this.log?.warn({ key }, 'etcd key holds no valid certificate; ignored');
-    return parsed && { ...parsed, modRevision };
-  }
-}
-
-function parseJson<T>(schema: { safeParse(input: unknown): { success: true; data: T } | { success: false } }, text: string): T | undefined {
-  try {
-    const parsed = schema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
+    return parsed;
   }
 }
