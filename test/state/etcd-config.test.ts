@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -44,6 +44,7 @@ describe('resolveEtcdOptions', () => {
     const config = etcdStateConfig.parse({ ...base, tls: { ca: join(dir, 'ca.pem') } });
     const options = resolveEtcdOptions(config, { env: { ETCD_USER: 'sw', ETCD_PASS: 'pw' }, adminListen: '127.0.0.1:9901', hostname: 'node-7' });
     expect(options).toMatchObject({ instanceId: 'node-7:9901', auth: { username: 'sw', password: 'pw' }, tls: { ca: 'CA PEM' }, waitTimeout: 5000 });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('names the missing environment variable or unreadable file', () => {
