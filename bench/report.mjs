@@ -25,12 +25,15 @@ export function markdown({ command, load, upstream, rows, websockets = [], cutov
     '',
   ];
   if (rows.length) {
-    lines.push('| system | scenario | req/s | p50 ms | p99 ms | RSS MiB | × nginx | × http-proxy | notes |', '|---|---|---:|---:|---:|---:|---:|---:|---|');
+    lines.push(
+      '| system | scenario | req/s | p50 ms | p99 ms | CPU µs/req | RSS MiB | × nginx | × http-proxy | × switchyard | notes |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    );
     for (const r of rows) {
       const peer = (name) => rows.find((o) => o.scenario === r.scenario && o.system === name)?.rps;
       const ratio = (name) => (peer(name) ? fmt(r.rps / peer(name), 2) : '–');
       lines.push(
-        `| ${r.system} | ${r.scenario} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.rssMiB)} | ${ratio('nginx')} | ${ratio('http-proxy')} | ${notes(r)} |`,
+        `| ${r.system} | ${r.scenario} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpuUs, 1)} | ${fmt(r.rssMiB)} | ${ratio('nginx')} | ${ratio('http-proxy')} | ${ratio('switchyard')} | ${notes(r)} |`,
       );
     }
     lines.push('');

@@ -16,21 +16,24 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, message: 'Not found' },
   NO_ROUTE: { status: 404, message: 'No service matches this request' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time' },
   STACK_UNHEALTHY: { status: 409, message: 'The stack has no healthy target' },
   CERTIFICATE_IN_USE: { status: 409, message: 'The certificate is a listener default_cert' },
   NO_HISTORY: { status: 409, message: 'There is no earlier state to roll back to' },
   PRECONDITION_FAILED: { status: 412, message: 'If-Match names an older generation' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  URI_TOO_LONG: { status: 414, message: 'The request target is too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Mutations require Content-Type: application/json' },
   HEADERS_TOO_LARGE: { status: 431, message: 'Request header fields too large' },
   INTERNAL: { status: 500, message: 'Internal error' },
   STATE_WRITE_FAILED: { status: 500, message: 'The state could not be stored durably' },
+  NOT_IMPLEMENTED: { status: 501, message: 'The request uses a transfer coding switchyard does not implement' },
   UPSTREAM_FAILED: { status: 502, message: 'The upstream failed to answer' },
   NO_HEALTHY_TARGET: { status: 503, message: 'No healthy target' },
-  SHUTTING_DOWN: { status: 503, message: 'switchyard is shutting down' },
   STORE_UNAVAILABLE: { status: 503, message: 'The state store (etcd) is unreachable; the last known state keeps serving' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream did not answer in time' },
   FLEET_LAGGING: { status: 504, message: 'Some fleet members did not apply the change in time; it stays committed' },
+  HTTP_VERSION_NOT_SUPPORTED: { status: 505, message: 'Only HTTP/1.0 and HTTP/1.1 are served on this port' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable error code from the catalogue. */
@@ -52,4 +55,9 @@ export class SwitchyardError extends Error {
   toJSON(): { error: { code: ErrorCode; message: string } } {
     return { error: { code: this.code, message: this.message } };
   }
+}
+
+/** The message of anything thrown (an Error's message, else its string form), for logs and error texts. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -16,7 +16,6 @@ export const VARIANTS = {
   switchyard: { yaml: '' },
   'switchyard-nometrics': { yaml: 'metrics: { enabled: false }', env: { SWITCHYARD_METRICS: '0' } },
   'switchyard-accesslog': { yaml: 'logging: { level: info, access_log: true }' },
-  'switchyard-node-engine': { yaml: 'upstream: { engine: node }' },
 };
 
 /** The peers every comparison includes, in table order. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { POST_LUA } from '../peers/configs.mjs';
 import { startSystem } from '../peers/systems.mjs';
 import { load, median } from '../lib/load.mjs';
-import { rssKiB, stop } from '../lib/proc.mjs';
+import { cpuMicros, rssKiB, stop } from '../lib/proc.mjs';
 
 /** The throughput scenarios: request shape and transport. Add one here to extend. */
 export const SCENARIOS = {
@@ -67,7 +67,12 @@ export async function runThroughput(ctx, keys, systems) {
         const target = url(sys, scenario);
         if (!target) continue;
         try {
-          samples.get(sys.name).push(await load(target, options));
+          // CPU time of the system under test per request served: steadier than req/s on a shared machine.
+          const cpuBefore = sys.pid ? cpuMicros(sys.pid) : null;
+          const sample = await load(target, options);
+          const cpuAfter = sys.pid ? cpuMicros(sys.pid) : null;
+          sample.cpuUs = cpuBefore !== null && cpuAfter !== null && sample.requests > 0 ? (cpuAfter - cpuBefore) / sample.requests : null;
+          samples.get(sys.name).push(sample);
         } catch (err) {
           console.error(`${scenario.label} ${sys.name}: ${err.message}`);
         }
@@ -79,7 +84,9 @@ export async function runThroughput(ctx, keys, systems) {
       if (s.length === 0) continue;
       const row = summarize(scenario.label, sys.name, s, rss.get(sys.name));
       rows.push(row);
-      console.log(`${scenario.label} · ${sys.name}: ${Math.round(row.rps)} req/s, p99 ${row.p99} ms${row.non2xx ? `, ${row.non2xx} non-2xx` : ''}`);
+      console.log(
+        `${scenario.label} · ${sys.name}: ${Math.round(row.rps)} req/s, p99 ${row.p99} ms, CPU ${row.cpuUs?.toFixed(1)} µs/req${row.non2xx ? `, ${row.non2xx} non-2xx` : ''}`,
+      );
     }
   }
   for (const sys of running) await stop(sys.child);
@@ -94,6 +101,7 @@ export function summarize(scenario, system, samples, rss) {
     rps: median(samples.map((x) => x.rps)),
     p50: median(samples.map((x) => x.p50)),
     p99: median(samples.map((x) => x.p99)),
+    cpuUs: median(samples.map((x) => x.cpuUs)),
     rssMiB: rss ? Math.round(rss / 1024) : null,
     non2xx: samples.reduce((n, x) => n + x.non2xx, 0),
     socketErrors: samples.map((x) => x.socketErrors).filter(Boolean),

@@ -1,11 +1,11 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { SwitchyardError } from '../errors.js';
 import { foreignOrigin, tokenMatches } from './guards.js';
 
 /** What the admin app needs besides its routes. */
 export interface AdminOptions {
-  /** Bearer token every /v1 call must carry; undefined = none required (loopback only). */
+  /** Bearer token every route outside PUBLIC_ROUTES must carry; undefined = none required (loopback only). */
   readonly token: string | undefined;
   /** The admin listener is bound to a loopback address: enable the Host/Origin guard. */
   readonly loopback: boolean;
@@ -15,6 +15,28 @@ export interface AdminOptions {
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * The routes anyone may read without the token (SPEC §5), by the pattern they were
+ * registered with; only GET and HEAD. Add the dashboard's static files here when it exists.
+ */
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/metrics']);
+const PUBLIC_METHODS = new Set(['GET', 'HEAD']);
+
+/**
+ * Whether the route the router matched is public. Decided on the matched route, never on
+ * the raw URL: the router decodes `%76`, resolves absolute-form targets and may ignore
+ * case or slashes, so a prefix test on `request.url` can be walked around (issue 11).
+ * Anything unmatched (the 404 route) is not public, so without the token the route table
+ * cannot be probed either.
+ */
+function isPublic(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  return route !== undefined && PUBLIC_ROUTES.has(route) && PUBLIC_METHODS.has(request.method);
+}
+
+/** Longest part of a request URL echoed in a 404 message. */
+const ECHOED_URL_LENGTH = 200;
 
 function errorCodeFor(err: FastifyError): SwitchyardError {
   if (err.validation) return new SwitchyardError('INVALID_BODY', `invalid body: ${err.message.replace(/^body\/?/, '')}`);
@@ -34,8 +56,8 @@ function errorCodeFor(err: FastifyError): SwitchyardError {
 
 /**
  * The admin API's fastify instance with its guards: loopback Host/Origin check (403),
- * bearer token on /v1 (401), JSON-only mutations (415), body limit (413), and one
- * error format `{"error":{"code","message"}}` from the catalogue.
+ * bearer token on every route but PUBLIC_ROUTES (401), JSON-only mutations (415), body
+ * limit (413), and one error format `{"error":{"code","message"}}` from the catalogue.
  */
 export function createAdminApp(options: AdminOptions): FastifyInstance {
   const app = Fastify({
@@ -46,13 +68,15 @@ export function createAdminApp(options: AdminOptions): FastifyInstance {
   });
   app.removeContentTypeParser('text/plain');
 
+  // fastify routes before onRequest runs, so `request.routeOptions` is the matched route here.
   app.addHook('onRequest', async (request) => {
     if (options.loopback) {
       const refusal = foreignOrigin(request.headers.host, request.headers.origin);
       if (refusal) throw new SwitchyardError('FORBIDDEN_ORIGIN', refusal);
     }
-    if (options.token !== undefined && request.url.startsWith('/v1')) {
-      if (!tokenMatches(request.headers.authorization, options.token)) throw new SwitchyardError('UNAUTHORIZED');
+    // Deny by default: a route needs the token unless it is on the public list.
+    if (options.token !== undefined && !isPublic(request) && !tokenMatches(request.headers.authorization, options.token)) {
+      throw new SwitchyardError('UNAUTHORIZED');
     }
     if (MUTATING.has(request.method)) {
       const type = request.headers['content-type'];
@@ -67,7 +91,7 @@ export function createAdminApp(options: AdminOptions): FastifyInstance {
     void reply.code(error.status).send(error.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {
-    const error = new SwitchyardError('NOT_FOUND', `no route ${request.method} ${request.url}`);
+    const error = new SwitchyardError('NOT_FOUND', `no route ${request.method} ${request.url.slice(0, ECHOED_URL_LENGTH)}`);
     void reply.code(error.status).send(error.toJSON());
   });
   return app;

@@ -10,11 +10,20 @@ export function isLoopbackHost(host: string): boolean {
   return false;
 }
 
-/** The host name of a Host header value (port and brackets removed). */
+const PORT = /^\d*$/;
+
+/**
+ * The host name of a Host header value (port and brackets removed). A value that is not
+ * `name`, `name:port`, `[v6]` or `[v6]:port` comes back whole, so it names no loopback host.
+ */
 export function hostOfHeader(value: string): string {
-  if (value.startsWith('[')) return value.slice(1, value.indexOf(']'));
+  if (value.startsWith('[')) {
+    const close = value.indexOf(']');
+    const rest = close === -1 ? 'unclosed' : value.slice(close + 1);
+    return rest === '' || (rest.startsWith(':') && PORT.test(rest.slice(1))) ? value.slice(1, close) : value;
+  }
   const colon = value.lastIndexOf(':');
-  return colon === -1 ? value : value.slice(0, colon);
+  return colon !== -1 && PORT.test(value.slice(colon + 1)) ? value.slice(0, colon) : value;
 }
 
 /**
@@ -37,12 +46,16 @@ export function foreignOrigin(host: string | undefined, origin: string | undefin
   return undefined;
 }
 
+/** RFC 7235 §2.1: the scheme is case-insensitive; RFC 6750 §2.1: one or more spaces follow it. */
+const BEARER = /^bearer +/i;
+
 /**
  * Compares a bearer token in constant time: both sides are hashed first so neither
  * the length nor a prefix leaks through timing.
  */
 export function tokenMatches(authorization: string | undefined, token: string): boolean {
-  const presented = authorization?.startsWith('Bearer ') ? authorization.slice(7) : '';
+  const scheme = authorization === undefined ? null : BEARER.exec(authorization);
+  const presented = authorization !== undefined && scheme ? authorization.slice(scheme[0].length) : '';
   const a = createHash('sha256').update(presented).digest();
   const b = createHash('sha256').update(token).digest();
   return timingSafeEqual(a, b) && presented.length > 0;
@@ -53,6 +66,7 @@ export function parseIfMatch(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const trimmed = value.trim();
   if (trimmed === '*') return undefined;
-  const match = /^(?:W\/)?"?(\d+)"?$/.exec(trimmed);
-  return match ? Number(match[1]) : Number.NaN;
+  // Quotes come in pairs or not at all: `"7` is no entity tag.
+  const match = /^(?:W\/)?(?:"(\d+)"|(\d+))$/.exec(trimmed);
+  return match ? Number(match[1] ?? match[2]) : Number.NaN;
 }

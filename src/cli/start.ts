@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { Switchyard } from '../app.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -20,6 +21,7 @@ export async function startCommand(configFile: string): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logging.level);
+  exitOnUncaught(log);
   let app: Switchyard;
   try {
     app = await Switchyard.start(config, log);
@@ -51,4 +53,21 @@ export async function startCommand(configFile: string): Promise<void> {
         (err: unknown) => log.error({ problems: err instanceof ConfigError ? err.problems : undefined, err }, 'config reload rejected; running config kept'),
       );
   });
+}
+
+/**
+ * The last resort. Every timer and socket callback that can fail is guarded where it
+ * runs (issue 11), so an exception that still arrives here comes from a state nobody
+ * foresaw; serving on from it could do worse than stopping. As an nginx or Envoy worker
+ * would, the process says so loudly (a fatal log line and stderr) and exits non-zero
+ * at once, so the supervisor starts a clean one; there is no drain from an unknown state.
+ */
+function exitOnUncaught(log: Logger): void {
+  const die = (kind: string) => (err: unknown) => {
+    log.fatal({ err }, `${kind}; exiting`);
+    process.stderr.write(`fatal: ${kind}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(EXIT.failed);
+  };
+  process.on('uncaughtException', die('uncaught exception'));
+  process.on('unhandledRejection', die('unhandled promise rejection'));
 }

@@ -57,7 +57,8 @@ export async function loadConfig(file: string): Promise<Config> {
   return parseConfig(text);
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freezes a value and everything it holds (a config is never changed in place). */
+export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const child of Object.values(value)) deepFreeze(child);

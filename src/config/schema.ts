@@ -1,5 +1,20 @@
 import { z } from 'zod';
+import { normalizeHostName } from '../net/host-name.js';
 import { parseDuration } from './duration.js';
+import { targetProblem } from './target-address.js';
+
+/**
+ * When a key takes effect. Every key is marked, on itself or on the object that holds it
+ * (src/config/reload-modes.ts reads the marks; the README's reference lists them):
+ * - `reload`: a SIGHUP reload applies it to the running process;
+ * - `restart`: read once at start; a reload that changes it logs the key with the running
+ *   and the new value, and keeps the running value.
+ */
+export type ReloadMode = 'reload' | 'restart';
+/** Metadata marking a key (or a whole object) as applied by a reload. */
+export const RELOADS = { reload: 'reload' } as const satisfies { reload: ReloadMode };
+/** Metadata marking a key (or a whole object) as read only at start. */
+export const RESTART_ONLY = { reload: 'restart' } as const satisfies { reload: ReloadMode };
 
 /** A duration in milliseconds, written as an integer or as `500ms`, `2s`, `1m`. */
 const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -15,18 +30,19 @@ const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().min(1);
 
-/** `host:port`, with IPv6 hosts in brackets. */
+/** `host:port` of `admin.listen`, with IPv6 hosts in brackets (upstream targets follow target-address.ts). */
 export const TARGET_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-const target = z
-  .string()
-  .regex(TARGET_PATTERN, 'must be host:port')
-  .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port must be 1-65535');
+/** An upstream target: the one rule of src/config/target-address.ts (also the targets API's and the state file's). */
+const target = z.string().superRefine((value, ctx) => {
+  const problem = targetProblem(value);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const hostName = z
   .string()
   .min(1)
   .regex(/^(\*\.)?[A-Za-z0-9_.-]+$/, 'must be a host name, optionally with a leading "*."')
-  .transform((h) => h.toLowerCase());
+  .transform(normalizeHostName);
 
 const pathPrefix = z.string().startsWith('/', 'must start with "/"');
 
@@ -137,9 +153,11 @@ const listener = z
 
 const hookUrls = z.union([z.url(), z.array(z.url())]).transform((v) => (Array.isArray(v) ? v : [v]));
 
+/** The whole config file. */
 export const configSchema = z
   .object({
-    listeners: z.array(listener).min(1),
+    /** Public listeners; a reload adds, removes and changes them (a new port is bound before anything else changes). */
+    listeners: z.array(listener).min(1).meta(RELOADS),
     admin: z
       .object({
         /** host:port of the admin API. */
@@ -150,20 +168,22 @@ export const configSchema = z
         body_limit: positiveInt.default(1_048_576),
       })
       .strict()
-      .default({ listen: '127.0.0.1:9901', token_env: 'SWITCHYARD_ADMIN_TOKEN', body_limit: 1_048_576 }),
+      .prefault({})
+      .meta(RESTART_ONLY),
     state: z
       .object({
         store: z.enum(['file']).default('file'),
         path: z.string().default('state/switchyard.json'),
       })
       .strict()
-      .default({ store: 'file', path: 'state/switchyard.json' }),
+      .prefault({})
+      .meta(RESTART_ONLY),
     /** Directory of certificates and keys. */
-    certs_dir: z.string().default('certs'),
+    certs_dir: z.string().default('certs').meta(RESTART_ONLY),
     /** Start tiny demo backends at the demo service's loopback targets. */
-    demo_backends: z.boolean().default(false),
+    demo_backends: z.boolean().default(false).meta(RESTART_ONLY),
     /** Longest graceful drain on SIGTERM. */
-    shutdown_timeout: duration.default(30_000),
+    shutdown_timeout: duration.default(30_000).meta(RELOADS),
     logging: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -171,57 +191,75 @@ export const configSchema = z
         access_log: z.boolean().default(false),
       })
       .strict()
-      .default({ level: 'info', access_log: false }),
+      .prefault({})
+      .meta(RELOADS),
     metrics: z
       .object({ enabled: z.boolean().default(true) })
       .strict()
-      .default({ enabled: true }),
+      .prefault({})
+      .meta(RESTART_ONLY),
     limits: z
       .object({
-        /** Largest request head in bytes (431 beyond it). */
-        max_header_size: positiveInt.default(16_384),
+        /** Largest request head in bytes (431 beyond it). Node fixes it when a listener's server is created. */
+        max_header_size: positiveInt.default(16_384).meta(RESTART_ONLY),
         /** Time a client has to send the request head (slowloris guard). */
-        header_timeout: duration.default(10_000),
+        header_timeout: duration.default(10_000).meta(RELOADS),
         /** Time a client has to send a whole request. */
-        request_timeout: duration.default(60_000),
+        request_timeout: duration.default(60_000).meta(RELOADS),
         /** Idle time of a client keep-alive connection. */
-        keepalive_timeout: duration.default(5_000),
+        keepalive_timeout: duration.default(5_000).meta(RELOADS),
         /** Most concurrent client connections per listener. */
-        max_connections: positiveInt.default(10_000),
+        max_connections: positiveInt.default(10_000).meta(RELOADS),
         /** Largest WebSocket message a client may send through the proxy, in bytes (closed with 1009 beyond it; ws's default maxPayload). */
-        websocket_max_message: positiveInt.default(100 * 1024 * 1024),
+        websocket_max_message: positiveInt.default(100 * 1024 * 1024).meta(RELOADS),
         /** A proxied WebSocket silent both ways for this long is closed with 1001 (HAProxy's `timeout tunnel`). */
-        websocket_idle_timeout: duration.default(3_600_000),
+        websocket_idle_timeout: duration.default(3_600_000).meta(RELOADS),
+        /** Forward request header fields whose name contains `_` (default false: dropped, as nginx's `underscores_in_headers off`; CGI/WSGI upstreams cannot tell `X_Real_IP` from `X-Real-IP`). */
+        underscores_in_headers: z.boolean().default(false).meta(RELOADS),
+        /**
+         * A client that takes no response bytes for this long has its connection closed
+         * (nginx's `send_timeout`). While a client is not reading, the upstream's
+         * response_timeout is paused: a slow reader is never counted against the upstream.
+         * The engine takes it at start.
+         */
+        send_timeout: duration.default(60_000).meta(RESTART_ONLY),
+        /**
+         * Request bodies are read up to this many bytes before an upstream connection is
+         * taken, so a client trickling its body holds none (it is cut by request_timeout).
+         * A body within it is forwarded whole (with Content-Length) and can be retried; a
+         * longer one is sent from the buffer and then streams. Bytes; the engine takes it at start.
+         */
+        request_buffer: positiveInt.default(1_048_576).meta(RESTART_ONLY),
+        /**
+         * Bytes all read-ahead request buffers of one process may hold together; past it,
+         * bodies stop buffering and stream as they arrive (as before read-ahead existed).
+         * The engine takes it at start.
+         */
+        request_buffer_total: positiveInt.default(268_435_456).meta(RESTART_ONLY),
       })
       .strict()
-      .default({
-        max_header_size: 16_384,
-        header_timeout: 10_000,
-        request_timeout: 60_000,
-        keepalive_timeout: 5_000,
-        max_connections: 10_000,
-        websocket_max_message: 100 * 1024 * 1024,
-        websocket_idle_timeout: 3_600_000,
-      }),
+      .prefault({}),
     upstream: z
       .object({
         /** Longest silence from an upstream, connecting included (504 beyond it). */
-        response_timeout: duration.default(30_000),
-        /** Idle pooled connections are closed after this; keep it below the upstream's. */
-        idle_timeout: duration.default(4_000),
-        /** Most sockets per target; requests beyond it wait for a free one. */
-        max_sockets: positiveInt.default(256),
+        response_timeout: duration.default(30_000).meta(RELOADS),
+        /** Idle pooled connections are closed after this; keep it below the upstream's. The pool is built at start. */
+        idle_timeout: duration.default(4_000).meta(RESTART_ONLY),
+        /** Most sockets per target; requests beyond it wait for a free one. The pool is built at start. */
+        max_sockets: positiveInt.default(256).meta(RESTART_ONLY),
         /** Passive ejection: consecutive failures (refused, reset, timed out, broken or 5xx responses) that take a target out between active checks (nginx's `max_fails`). */
-        max_fails: positiveInt.default(3),
+        max_fails: positiveInt.default(3).meta(RELOADS),
         /** How long a passively ejected target sits out (nginx's `fail_timeout`). */
-        fail_timeout: duration.default(10_000),
-        /** Forwarding engine: `fast` (default; raw keep-alive sockets + Node's llhttp, src/proxy/raw-forwarder.ts) or `node` (node:http client + Agent). */
-        engine: z.enum(['node', 'fast']).default('fast'),
+        fail_timeout: duration.default(10_000).meta(RELOADS),
+        /** Deprecated and ignored: `fast` was the only engine left; the `node` engine was removed. Accepted so older configs still load. */
+        engine: z.literal('fast', { error: 'the node engine was removed; only "fast" is accepted (or drop the key)' }).optional().meta(RELOADS),
       })
       .strict()
-      .default({ response_timeout: 30_000, idle_timeout: 4_000, max_sockets: 256, max_fails: 3, fail_timeout: 10_000, engine: 'fast' }),
-    hooks: z.object({ on_health_change: hookUrls.optional(), on_switch: hookUrls.optional() }).strict().default({}),
-    services: z.array(service).min(1),
+      .prefault({}),
+    /** Webhooks, read at each event. */
+    hooks: z.object({ on_health_change: hookUrls.optional(), on_switch: hookUrls.optional() }).strict().prefault({}).meta(RELOADS),
+    /** Services; a reload swaps the routing in one step (runtime weights and targets carry over). */
+    services: z.array(service).min(1).meta(RELOADS),
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { SwitchyardEvent } from '../state/events.js';
+import type { SwitchyardEvent } from './bus.js';
 
 /** Each delivery: this many tries, each bounded by TIMEOUT_MS, with doubling backoff. */
 const ATTEMPTS = 3;
@@ -20,10 +20,15 @@ function urlsFor(hooks: Config['hooks'], event: SwitchyardEvent): readonly strin
   }
 }
 
+function ignore(): void {}
+
 async function deliver(url: string, body: string, log: Logger): Promise<void> {
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     try {
       const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      // The answer's body is never read: release its connection now rather than at garbage
+      // collection (a body that already failed only rejects the cancel, which says nothing).
+      response.body?.cancel().catch(ignore);
       if (response.ok) return;
       log.warn({ url, status: response.status, attempt }, 'webhook refused');
     } catch (err) {
@@ -35,7 +40,8 @@ async function deliver(url: string, body: string, log: Logger): Promise<void> {
 
 /**
  * POSTs events to the configured hooks (`on_health_change`, `on_switch`), the JSON of
- * the event stream. Fire-and-forget: never awaited by a switch or the data path.
+ * the event stream. Fire-and-forget: never awaited by a switch or the data path, and a
+ * receiver that refuses, resets or hangs only costs a logged warning per attempt.
  */
 export function webhookListener(hooks: () => Config['hooks'], log: Logger): (event: SwitchyardEvent) => void {
   return (event) => {

@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import type { HealthCheckConfig } from '../config/schema.js';
 import type { Target } from '../pool/target.js';
 import type { StateController } from '../state/controller.js';
@@ -13,19 +12,18 @@ interface Watch {
 
 /**
  * Active health checking of every target of every stack (standby included). It only
- * writes health, through Target's public fields and `setHealthy`, with thresholds:
+ * writes health, through Target's `recordProbe` and `setHealthy`, with thresholds:
  * unhealthy after `unhealthy_threshold` consecutive failures, healthy after
- * `healthy_threshold` consecutive successes. Transitions are published as events.
+ * `healthy_threshold` consecutive successes. Transitions are published as events (the
+ * event log writes their log lines).
  */
 export class HealthChecker {
   private readonly controller: StateController;
-  private readonly log: Logger;
   private readonly watches = new Map<Target, Watch>();
   private stopped = false;
 
-  constructor(controller: StateController, log: Logger) {
+  constructor(controller: StateController) {
     this.controller = controller;
-    this.log = log;
     // Targets added at run time (targets API, reload) start unhealthy and are probed at once.
     controller.registry.onAdded = (service, stack, target) => this.watch(service, stack, target, 0);
     controller.registry.onRemoved = (_service, _stack, target) => this.unwatch(target);
@@ -99,7 +97,7 @@ export class HealthChecker {
       if (check === undefined) {
         // The check was removed by a reload: without checks, every target is healthy.
         this.unwatch(watch.target);
-        watch.target.consecutiveFailures = 0;
+        watch.target.clearProbes();
         this.transition(watch.service, watch.stack, watch.target, true);
         return;
       }
@@ -115,23 +113,16 @@ export class HealthChecker {
     // Warm-up: a target never checked before (process start, or added at run time) takes
     // traffic after its first passing check, as Envoy warms a new cluster.
     const warming = target.lastCheck === 0;
-    target.lastCheck = Date.now();
+    target.recordProbe(result.ok, result.ok ? null : result.error, Date.now());
     if (result.ok) {
-      target.consecutiveFailures = 0;
-      target.consecutiveSuccesses++;
-      target.lastError = null;
       if (warming || target.consecutiveSuccesses >= check.healthy_threshold) this.transition(service, stack, target, true);
-    } else {
-      target.consecutiveSuccesses = 0;
-      target.consecutiveFailures++;
-      target.lastError = result.error;
-      if (target.consecutiveFailures >= check.unhealthy_threshold) this.transition(service, stack, target, false);
+    } else if (target.consecutiveFailures >= check.unhealthy_threshold) {
+      this.transition(service, stack, target, false);
     }
   }
 
   private transition(service: string, stack: string, target: Target, healthy: boolean): void {
     if (!target.setHealthy(healthy)) return;
-    this.log[healthy ? 'info' : 'warn']({ service, stack, target: target.address, error: target.lastError }, `target ${healthy ? 'healthy' : 'unhealthy'}`);
     this.controller.events.publish({
       type: 'health',
       time: new Date().toISOString(),

@@ -1,3 +1,4 @@
+import type { EventBus } from '../events/bus.js';
 import type { Target } from '../pool/target.js';
 
 /** Passive outlier detection settings. */
@@ -8,34 +9,54 @@ export interface PassiveOptions {
   readonly cooldown: number;
 }
 
-/** Called when a target is ejected, for logs and events. */
-export type EjectListener = (target: Target) => void;
-
 /**
  * Fed by the request path with each upstream outcome; ejects a target after
  * `failures` consecutive failures, even between active checks. It writes health only
- * through Target's public methods.
+ * through Target's methods.
  */
 export class PassiveHealth {
-  private readonly options: PassiveOptions;
-  onEject: EjectListener | undefined;
+  /** Replaced by a config reload (`upstream.max_fails`, `upstream.fail_timeout`). */
+  options: PassiveOptions;
+  private readonly events: EventBus;
 
-  constructor(options: PassiveOptions) {
+  constructor(options: PassiveOptions, events: EventBus) {
     this.options = options;
+    this.events = events;
   }
 
   /** A response head arrived with a status below 500. */
   success(target: Target): void {
-    if (target.passiveFailures !== 0) target.passiveFailures = 0;
+    target.clearPassiveFailures();
   }
 
-  /** A connect failure or a 5xx from the target. */
-  failure(target: Target): void {
-    target.passiveFailures++;
-    if (target.passiveFailures >= this.options.failures) {
-      target.passiveFailures = 0;
-      target.eject(Date.now() + this.options.cooldown);
-      this.onEject?.(target);
-    }
+  /**
+   * A connect failure, timeout, broken response or 5xx from `target`, one of `stack`.
+   * The stack's last available target is never ejected (as nginx never marks the last
+   * server of an upstream down): ejecting it turns every request into a 503 for the
+   * whole cool-down, even once it answers again; it keeps being tried instead, and is
+   * ejected on its next failure once a sibling is available again.
+   */
+  failure(target: Target, stack: readonly Target[]): void {
+    if (target.countPassiveFailure() < this.options.failures) return;
+    const now = Date.now();
+    if (!hasOtherAvailable(stack, target, now)) return;
+    target.eject(now + this.options.cooldown);
+    const { service, stack: stackName, address } = target;
+    const error = 'ejected after consecutive failures';
+    this.events.publish({
+      type: 'health',
+      time: new Date(now).toISOString(),
+      service,
+      stack: stackName,
+      target: address,
+      healthy: false,
+      source: 'passive',
+      error,
+    });
   }
+}
+
+function hasOtherAvailable(stack: readonly Target[], target: Target, now: number): boolean {
+  for (const other of stack) if (other !== target && other.isAvailable(now)) return true;
+  return false;
 }

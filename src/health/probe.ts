@@ -1,6 +1,7 @@
-import { connect } from 'node:net';
 import type { HealthCheckConfig } from '../config/schema.js';
+import { hostPart } from '../net/host-port.js';
 import type { Target } from '../pool/target.js';
+import { connectOrFail } from '../net/connect.js';
 
 /** Outcome of one probe: ok, or the reason it failed. */
 export type ProbeResult = { ok: true } | { ok: false; error: string };
@@ -11,7 +12,7 @@ const MAX_READ = 64 * 1024;
 /** The request a probe sends: `request_line` verbatim (rancher-compose), else `GET <path> HTTP/1.1`. */
 export function probeRequest(check: HealthCheckConfig, target: Target): string {
   const line = check.request_line ?? `GET ${check.path ?? '/'} HTTP/1.1`;
-  const host = check.host ?? `${target.address.slice(0, target.address.lastIndexOf(':'))}`;
+  const host = check.host ?? hostPart(target.address);
   return `${line}\r\nHost: ${host}\r\nUser-Agent: switchyard-health\r\nConnection: close\r\n\r\n`;
 }
 
@@ -36,7 +37,8 @@ export function judge(check: HealthCheckConfig, raw: string): ProbeResult {
  */
 export function probe(check: HealthCheckConfig, target: Target): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const socket = connect({ host: target.host, port: check.port ?? target.port });
+    // A port net.connect refuses fails the probe like a refused connection, never the checker.
+    const socket = connectOrFail({ host: target.host, port: check.port ?? target.port });
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;

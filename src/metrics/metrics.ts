@@ -1,9 +1,10 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
-import type { UpstreamErrorKind } from '../proxy/upstream-errors.js';
-import type { StateController } from '../state/controller.js';
-import type { SwitchyardEvent } from '../state/events.js';
-import type { StackMeter } from './meter.js';
+import type { SwitchyardEvent } from '../events/bus.js';
+import type { StackMeter, UpstreamErrorKind } from '../pool/stack-meter.js';
+import type { ServiceRoute } from '../routing/service-route.js';
+import type { RoutingSnapshot } from '../routing/snapshot.js';
 import { ResponseSeries } from './response-series.js';
 
 /** Request duration buckets for a proxy: 0.5 ms to 10 s. */
@@ -11,7 +12,8 @@ const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 
 
 /** Where the gauges read current state from at scrape time. */
 export interface MetricSources {
-  readonly controller: StateController;
+  /** The current routing snapshot. */
+  readonly snapshot: () => RoutingSnapshot;
   /** Open WebSockets of a service's stack. */
   readonly websockets: (service: string, stack: string) => number;
   /** Installed certificates with their expiry. */
@@ -54,7 +56,7 @@ export class Metrics {
       labelNames: ['service'],
       registers,
     });
-    const { controller } = sources;
+    const { snapshot } = sources;
     new Gauge({
       name: 'switchyard_target_healthy',
       help: '1 when the target may take traffic (healthy and not ejected), else 0.',
@@ -63,45 +65,27 @@ export class Metrics {
       collect() {
         this.reset();
         const now = Date.now();
-        for (const route of controller.snapshot.services.values()) {
+        for (const route of snapshot().services.values()) {
           for (const pool of route.pools)
             for (const t of pool.targets) this.set({ service: route.name, stack: pool.name, target: t.address }, t.isAvailable(now) ? 1 : 0);
         }
       },
     });
-    new Gauge({
-      name: 'switchyard_stack_weight',
-      help: 'Current weight of each stack.',
-      labelNames: ['service', 'stack'],
-      registers,
-      collect() {
-        this.reset();
-        for (const route of controller.snapshot.services.values())
-          for (const [i, p] of route.pools.entries()) this.set({ service: route.name, stack: p.name }, route.weights[i] ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'switchyard_stack_active',
-      help: '1 for the active stack of each service, else 0.',
-      labelNames: ['service', 'stack'],
-      registers,
-      collect() {
-        this.reset();
-        for (const route of controller.snapshot.services.values())
-          for (const p of route.pools) this.set({ service: route.name, stack: p.name }, p === route.active ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'switchyard_websocket_connections',
-      help: 'Open proxied WebSockets.',
-      labelNames: ['service', 'stack'],
-      registers,
-      collect() {
-        this.reset();
-        for (const route of controller.snapshot.services.values())
-          for (const p of route.pools) this.set({ service: route.name, stack: p.name }, sources.websockets(route.name, p.name));
-      },
-    });
+    const stackGauge = (name: string, help: string, value: (route: ServiceRoute, pool: StackPool, index: number) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['service', 'stack'],
+        registers,
+        collect() {
+          this.reset();
+          for (const route of snapshot().services.values())
+            for (const [i, pool] of route.pools.entries()) this.set({ service: route.name, stack: pool.name }, value(route, pool, i));
+        },
+      });
+    stackGauge('switchyard_stack_weight', 'Current weight of each stack.', (route, _pool, i) => route.weights[i] ?? 0);
+    stackGauge('switchyard_stack_active', '1 for the active stack of each service, else 0.', (route, pool) => (pool === route.active ? 1 : 0));
+    stackGauge('switchyard_websocket_connections', 'Open proxied WebSockets.', (route, pool) => sources.websockets(route.name, pool.name));
     new Gauge({
       name: 'switchyard_certificate_expiry_timestamp_seconds',
       help: 'Expiry (notAfter) of each installed certificate, as a Unix timestamp.',
@@ -117,10 +101,10 @@ export class Metrics {
       help: 'Generation of the routing snapshot (bumped by every reload or admin change).',
       registers,
       collect() {
-        this.set(controller.snapshot.generation);
+        this.set(snapshot().generation);
       },
     });
-    for (const route of controller.snapshot.services.values()) this.lastActive.set(route.name, route.active.name);
+    for (const route of snapshot().services.values()) this.lastActive.set(route.name, route.active.name);
   }
 
   /** Counts switches from the event bus. */

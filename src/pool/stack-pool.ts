@@ -1,4 +1,4 @@
-import { NOOP_METER, type StackMeter } from '../metrics/meter.js';
+import { NOOP_METER, type StackMeter } from './stack-meter.js';
 import { selectorFor, type BalanceAlgorithm, type Selector } from './selection.js';
 import type { Target } from './target.js';
 

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
 import type { ServiceRoute } from '../routing/service-route.js';
-import { bufferBody, isReplayable } from './body-buffer.js';
+import type { ReadAheadBody } from './body-buffer.js';
 
 const kLive = Symbol('switchyard.liveExchanges');
 type ClientSocket = Socket & { [kLive]?: Set<Exchange> };
@@ -19,7 +19,39 @@ function onClientSocketClose(this: ClientSocket): void {
   if (live !== undefined) for (const exchange of live) exchange.abandon();
 }
 
-/** One client request on its way through a forwarder; the forwarder's only per-request object. */
+const kExchange = Symbol('switchyard.exchange');
+type ClientResponse = ServerResponse & { [kExchange]?: Exchange };
+
+/** The client response closed: complete, or cut short (499) and then the upstream side is stopped. */
+function onClientClose(this: ClientResponse): void {
+  const exchange = this[kExchange];
+  if (exchange === undefined) return;
+  exchange.done = true;
+  if (!this.writableFinished) exchange.upstream?.destroy();
+  exchange.finish(this.writableFinished ? this.statusCode : 499);
+}
+
+/** What the request path hands a forwarder for one request. */
+export interface ExchangeOptions {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly route: ServiceRoute;
+  readonly pool: StackPool;
+  /** Target chosen for the first attempt. */
+  readonly target: Target;
+  /** Headers for the upstream request, flat. */
+  readonly headers: string[];
+  /** The request has a body (a Content-Length above 0, or Transfer-Encoding). */
+  readonly hasBody: boolean;
+  /** Headers switchyard adds to the response (sticky cookie, HSTS), flat, or undefined. */
+  readonly extraHeaders: readonly string[] | undefined;
+  /** performance.now() at arrival. */
+  readonly startedAt: number;
+  /** Logger for one line per request, when `logging.access_log` is on. */
+  readonly accessLog: Logger | undefined;
+}
+
+/** One client request on its way through the forwarder; the forwarder's only per-request object. */
 export class Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
@@ -36,10 +68,12 @@ export class Exchange {
   readonly startedAt: number;
   /** Logger for one line per request, when `logging.access_log` is on. */
   readonly accessLog: Logger | undefined;
+  /** The request body read ahead of the first attempt (whole, or its start), when there is one. */
+  body: ReadAheadBody<Exchange> | undefined = undefined;
   retries = 0;
   /** The upstream's response head arrived. */
   responded = false;
-  /** Request body bytes were handed to an upstream. */
+  /** Request body bytes that cannot be sent again (streamed from the client) were handed to an upstream. */
   bodySent = false;
   /** The running upstream request, aborted when the client leaves. */
   upstream: { destroy(): unknown } | undefined = undefined;
@@ -50,29 +84,19 @@ export class Exchange {
   /** Open exchanges of the same client connection. */
   private readonly live: Set<Exchange>;
 
-  constructor(
-    req: IncomingMessage,
-    res: ServerResponse,
-    route: ServiceRoute,
-    pool: StackPool,
-    target: Target,
-    headers: string[],
-    hasBody: boolean,
-    extraHeaders: readonly string[] | undefined,
-    startedAt: number,
-    accessLog: Logger | undefined,
-  ) {
-    this.req = req;
-    this.res = res;
-    this.route = route;
-    this.pool = pool;
-    this.target = target;
-    this.headers = headers;
-    this.hasBody = hasBody;
-    this.extraHeaders = extraHeaders;
-    this.startedAt = startedAt;
-    this.accessLog = accessLog;
-    const socket = req.socket as ClientSocket;
+  /** Also watches the client: its response closing, or its connection closing, ends the exchange. */
+  constructor(options: ExchangeOptions) {
+    this.req = options.req;
+    this.res = options.res;
+    this.route = options.route;
+    this.pool = options.pool;
+    this.target = options.target;
+    this.headers = options.headers;
+    this.hasBody = options.hasBody;
+    this.extraHeaders = options.extraHeaders;
+    this.startedAt = options.startedAt;
+    this.accessLog = options.accessLog;
+    const socket = this.req.socket as ClientSocket;
     let live = socket[kLive];
     if (live === undefined) {
       live = socket[kLive] = new Set();
@@ -80,6 +104,9 @@ export class Exchange {
     }
     live.add(this);
     this.live = live;
+    const res = this.res as ClientResponse;
+    res[kExchange] = this;
+    res.on('close', onClientClose);
   }
 
   /** The client left before its response was complete: stop the upstream side. */
@@ -95,6 +122,10 @@ export class Exchange {
     if (this.finished) return;
     this.finished = true;
     this.live.delete(this);
+    if (this.body !== undefined) {
+      this.body.release();
+      this.body = undefined;
+    }
     const seconds = (performance.now() - this.startedAt) / 1000;
     this.pool.meter.response(status, seconds);
     this.accessLog?.info(
@@ -113,41 +144,9 @@ export class Exchange {
   }
 }
 
-const kExchange = Symbol('switchyard.exchange');
-type ClientResponse = ServerResponse & { [kExchange]?: Exchange };
-
-/** The client response closed: complete, or cut short (499) and then the upstream side is stopped. */
-function onClientClose(this: ClientResponse): void {
-  const exchange = this[kExchange];
-  if (exchange === undefined) return;
-  exchange.done = true;
-  if (!this.writableFinished) exchange.upstream?.destroy();
-  exchange.finish(this.writableFinished ? this.statusCode : 499);
-}
-
-function ignoreError(): void {}
-
-/**
- * What every forwarder does first: watch the client response, and read a small body in
- * full (so a failed attempt can send it again) before calling `attempt`.
- */
-export function startExchange(exchange: Exchange, attempt: (exchange: Exchange) => void): void {
-  const res = exchange.res as ClientResponse;
-  res[kExchange] = exchange;
-  res.on('close', onClientClose);
-  if (exchange.hasBody) {
-    exchange.req.on('error', ignoreError);
-    if (isReplayable(exchange)) {
-      bufferBody(exchange, attempt);
-      return;
-    }
-  }
-  attempt(exchange);
-}
-
-/** Forwards exchanges to their target; the interface a faster engine can replace. */
+/** Forwards exchanges to their target: what the request path calls. */
 export interface Forwarder {
-  /** Sends the exchange upstream and streams the answer back (retries, timeouts, errors included). */
+  /** Sends the exchange upstream and streams the answer back (body read-ahead, retries, timeouts, errors included). */
   forward(exchange: Exchange): void;
   /** Releases pooled upstream connections. */
   close(): void;

@@ -1,12 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { NOOP_METER, type StackMeter } from '../metrics/meter.js';
+import { NOOP_METER, type StackMeter } from '../pool/stack-meter.js';
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
 import { chooseStack, type ServiceRoute } from '../routing/service-route.js';
 import type { StateController } from '../state/controller.js';
 import { Exchange, type Forwarder } from './exchange.js';
 import { readRequestHead, type ListenerFacts } from './headers.js';
+import { ALLOWED_METHODS } from './refuse.js';
+import { ASTERISK, parseRequestTarget } from './request-target.js';
 import { respondError } from './respond.js';
 
 /** What one listener adds to routing. */
@@ -50,9 +52,9 @@ export class RequestHandler {
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const startedAt = performance.now();
     if (this.draining) res.shouldKeepAlive = false;
-    const head = readRequestHead(req.rawHeaders, req.socket.remoteAddress, this.listener);
-    if (head.duplicateHost) {
-      respondError(res, 'BAD_REQUEST', 'more than one Host header', true);
+    if (req.httpVersionMajor !== 1) {
+      // Node's parser takes "HTTP/2.0" on a request line; forwarding it as 1.1 would hide the mismatch (RFC 9110 §15.6.6).
+      respondError(res, 'HTTP_VERSION_NOT_SUPPORTED', `HTTP/${req.httpVersion} is not served on this port`, true);
       return;
     }
     if (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined) {
@@ -60,7 +62,32 @@ export class RequestHandler {
       respondError(res, 'BAD_REQUEST', 'Transfer-Encoding in an HTTP/1.0 request', true);
       return;
     }
-    const route = this.controller.snapshot.router.match(head.host, req.url ?? '/');
+    let url = req.url ?? '/';
+    let authority: string | undefined;
+    if (url.charCodeAt(0) !== 47 /* / */) {
+      const target = parseRequestTarget(url, req.method);
+      if (target === undefined) {
+        respondError(res, 'BAD_REQUEST', 'the request target is neither a path, an http(s) URL, nor * for OPTIONS', true);
+        return;
+      }
+      if (target === ASTERISK) {
+        // OPTIONS * asks about the server in general (RFC 9110 §9.3.7): answered here, as Apache does.
+        res.writeHead(200, { allow: ALLOWED_METHODS, 'content-length': 0 });
+        res.end();
+        return;
+      }
+      // Absolute-form: routed by its authority, forwarded in origin-form (RFC 9112 §3.2.2).
+      url = target.path;
+      authority = target.authority;
+      req.url = url;
+    }
+    const keepUnderscores = this.controller.currentConfig.limits.underscores_in_headers;
+    const head = readRequestHead(req.rawHeaders, req.socket.remoteAddress, this.listener, authority, keepUnderscores);
+    if (head.refusal !== undefined) {
+      respondError(res, head.refusal.code, head.refusal.message, true);
+      return;
+    }
+    const route = this.controller.snapshot.router.match(head.host, url);
     if (route === undefined) {
       this.unmatchedMeter.response(respondError(res, 'NO_ROUTE', 'no service matches this host and path'), (performance.now() - startedAt) / 1000);
       return;
@@ -73,7 +100,20 @@ export class RequestHandler {
       return;
     }
     const extra = this.extraHeaders(route, placement.pool, head.cookie);
-    this.forwarder.forward(new Exchange(req, res, route, placement.pool, placement.target, head.headers, head.hasBody, extra, startedAt, this.accessLog));
+    this.forwarder.forward(
+      new Exchange({
+        req,
+        res,
+        route,
+        pool: placement.pool,
+        target: placement.target,
+        headers: head.headers,
+        hasBody: head.hasBody,
+        extraHeaders: extra,
+        startedAt,
+        accessLog: this.accessLog,
+      }),
+    );
   };
 
   private place(route: ServiceRoute, pool: StackPool): Placement | undefined {

@@ -4,13 +4,37 @@
  * Hop-by-hop headers: RFC 9110 §7.6.1.
  */
 
+import type { ErrorCode } from '../errors.js';
+import { isValidHost } from './request-target.js';
+
+/** Why a request head is refused before routing: a catalogue code and the message for the client. */
+export interface HeadRefusal {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+/**
+ * Most header fields a request may carry (431 beyond). Node would silently drop the
+ * fields past its own limit (1,000), Content-Length included; Apache's
+ * LimitRequestFields (100) and HAProxy's tune.http.maxhdr (101) bound real traffic well.
+ */
+export const MAX_HEADER_FIELDS = 100;
+
+const DUPLICATE_HOST: HeadRefusal = { code: 'BAD_REQUEST', message: 'more than one Host header' };
+const INVALID_HOST: HeadRefusal = { code: 'BAD_REQUEST', message: 'the Host header is not a valid host[:port]' };
+const TOO_MANY_FIELDS: HeadRefusal = { code: 'HEADERS_TOO_LARGE', message: `more than ${MAX_HEADER_FIELDS} header fields` };
+const CHUNKED_TWICE: HeadRefusal = { code: 'BAD_REQUEST', message: 'chunked is applied more than once' };
+const NOT_CHUNKED: HeadRefusal = { code: 'BAD_REQUEST', message: 'the final transfer coding is not chunked' };
+const UNKNOWN_CODING: HeadRefusal = { code: 'NOT_IMPLEMENTED', message: 'only the chunked transfer coding is implemented' };
+
 /** What the request path learns from one pass over the request head. */
 export interface RequestHead {
   /** Headers for the upstream request, flat [name, value, …]. */
   headers: string[];
+  /** The host to route by: the absolute-form authority, else the Host header. */
   host: string | undefined;
-  /** More than one Host line: ambiguous, answered 400 (RFC 9112 §3.2). */
-  duplicateHost: boolean;
+  /** Set when the head must be refused (duplicate or invalid Host, too many fields, a transfer coding other than chunked). */
+  refusal: HeadRefusal | undefined;
   /** The request has a body (Content-Length > 0 or Transfer-Encoding). */
   hasBody: boolean;
   cookie: string | undefined;
@@ -83,28 +107,58 @@ function connectionTokens(value: string): string[] {
   return out;
 }
 
+function isChunked(coding: string): boolean {
+  return coding.length === 7 && coding.toLowerCase() === 'chunked';
+}
+
+/**
+ * The refusal for the Transfer-Encoding field (all lines joined), or undefined when it is
+ * chunked alone (case-insensitive, RFC 9112 §7). Node accepts any list ending in chunked,
+ * which the engines forward as plain chunked, dropping the other codings. 400 when the
+ * final coding is not chunked (the body length is unknown, RFC 9112 §6.3) or chunked comes
+ * twice (§7); 501 for any other coding before it (§6.1; nginx answers 501 too).
+ */
+export function transferCodingRefusal(value: string): HeadRefusal | undefined {
+  if (isChunked(value)) return undefined;
+  const codings = value.split(',').map((coding) => coding.trim());
+  if (!isChunked(codings.pop() ?? '')) return NOT_CHUNKED;
+  return codings.some(isChunked) ? CHUNKED_TWICE : UNKNOWN_CODING;
+}
+
 /**
  * One pass over the client's request head: upstream headers (hop-by-hop stripped,
- * X-Forwarded-For appended, -Proto/-Host/-Port set, Host kept) and routing facts.
+ * names with `_` dropped unless `keepUnderscores`, X-Forwarded-For appended,
+ * -Proto/-Host/-Port set, Host kept or replaced by `authority`, the authority of an
+ * absolute-form target, RFC 9112 §3.2.2), routing facts, and whether to refuse the head.
  */
-export function readRequestHead(raw: readonly string[], clientAddress: string | undefined, listener: ListenerFacts): RequestHead {
+export function readRequestHead(
+  raw: readonly string[],
+  clientAddress: string | undefined,
+  listener: ListenerFacts,
+  authority?: string,
+  keepUnderscores = false,
+): RequestHead {
   const headers: string[] = [];
   let host: string | undefined;
-  let duplicateHost = false;
+  let refusal: HeadRefusal | undefined = raw.length > 2 * MAX_HEADER_FIELDS ? TOO_MANY_FIELDS : undefined;
   let hasBody = false;
+  let codings: string | undefined;
   let cookie: string | undefined;
   let forwardedFor: string | undefined;
   let extraHop: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    const value = raw[i + 1] as string;
+    let value = raw[i + 1] as string;
     const key = lower(name);
     if (key === 'host') {
-      if (host !== undefined) duplicateHost = true;
+      if (host !== undefined) refusal ??= DUPLICATE_HOST;
+      else if (!isValidHost(value)) refusal ??= INVALID_HOST;
       host = value;
+      if (authority !== undefined) value = authority;
     } else if (key === 'content-length') {
       if (value !== '0') hasBody = true;
     } else if (key === 'transfer-encoding') {
+      codings = codings === undefined ? value : `${codings}, ${value}`;
       hasBody = true;
     } else if (key === 'cookie') {
       cookie = cookie === undefined ? value : `${cookie}; ${value}`;
@@ -112,22 +166,27 @@ export function readRequestHead(raw: readonly string[], clientAddress: string | 
       if (key === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
       else if (key === 'connection') extraHop = connectionTokens(value);
       continue;
+    } else if (!keepUnderscores && key.includes('_')) {
+      // CGI/WSGI upstreams map `X_Forwarded_For` and `X-Forwarded-For` to the same variable; nginx drops these by default.
+      continue;
     }
     headers.push(name, value);
   }
+  if (codings !== undefined) refusal ??= transferCodingRefusal(codings);
   if (extraHop !== undefined && extraHop.length > 0) stripNamed(headers, extraHop);
   const client = clientAddress ?? '';
+  const routeHost = authority ?? host;
   headers.push(
     'X-Forwarded-For',
     forwardedFor === undefined ? client : `${forwardedFor}, ${client}`,
     'X-Forwarded-Proto',
     listener.proto,
     'X-Forwarded-Host',
-    host ?? '',
+    routeHost ?? '',
     'X-Forwarded-Port',
     listener.port,
   );
-  return { headers, host, duplicateHost, hasBody, cookie };
+  return { headers, host: routeHost, refusal, hasBody, cookie };
 }
 
 function stripNamed(headers: string[], names: readonly string[]): void {

@@ -1,91 +1,118 @@
+import type { ServerResponse } from 'node:http';
 import type { PassiveHealth } from '../health/passive.js';
+import type { UpstreamErrorKind } from '../pool/stack-meter.js';
 import type { Target } from '../pool/target.js';
-import { startExchange, type Exchange, type Forwarder } from './exchange.js';
-import { bufferedBody } from './body-buffer.js';
-import { responseHeaders } from './headers.js';
+import { BufferBudget, ReadAheadBody } from './body-buffer.js';
+import type { Exchange, Forwarder } from './exchange.js';
+import { responseHeaders, trailerPairs } from './headers.js';
+import { checkParserBinding } from './llhttp-binding.js';
 import { respondError } from './respond.js';
-import { UpstreamConnection } from './upstream-connection.js';
-import { classifyUpstreamError, isTargetFault, shouldRetry, statusForFailure, type UpstreamErrorKind } from './upstream-errors.js';
+import { UpstreamConnection, type ConnectionPool, type ConnectionUser } from './upstream-connection.js';
+import { failureResponse, isTargetFault, shouldRetry } from './upstream-errors.js';
 
-/** Upstream connection pool settings (same meaning as for the node engine). */
+/** Upstream pool and request-path limits of the forwarder. */
 export interface RawForwarderOptions {
+  /** Idle pooled connections close after this (ms); below the upstream's keep-alive timeout. */
   readonly idleTimeout: number;
+  /** Most connections per target. */
   readonly maxSockets: number;
+  /** Largest upstream response head, in bytes. */
   readonly maxHeaderSize?: number;
+  /** Request bodies are read up to this many bytes before an upstream connection is taken (`limits.request_buffer`). */
+  readonly requestBuffer: number;
+  /** Bytes all read-ahead request buffers of the process may hold together (`limits.request_buffer_total`). */
+  readonly requestBufferTotal: number;
+  /** How long a client may leave response bytes unread (`limits.send_timeout`). */
+  readonly sendTimeout: number;
 }
 
 type ErrnoError = NodeJS.ErrnoException;
 
-/** One try of an exchange against one target. */
-export class Attempt {
+function ignoreError(): void {}
+
+/** One try of an exchange against one target, on one connection. */
+class Attempt implements ConnectionUser {
   readonly exchange: Exchange;
   readonly forwarder: RawForwarder;
   readonly target: Target;
   readonly conn: UpstreamConnection;
-  timedOut = false;
-  timedOutConnecting = false;
+  /** The response completed or the attempt failed; later events are ignored. */
   settled = false;
-  informational = false;
-  keepAlive = false;
-  complete = false;
-  /** The request body was sent in full (or there is none). */
+  /** The request went out in full (or has no body). */
   bodyDone: boolean;
+  /** The body streams chunk-encoded (a chunked client body longer than the read-ahead buffer). */
   chunked = false;
 
-  constructor(exchange: Exchange, forwarder: RawForwarder, target: Target, conn: UpstreamConnection) {
+  constructor(exchange: Exchange, forwarder: RawForwarder, conn: UpstreamConnection) {
     this.exchange = exchange;
     this.forwarder = forwarder;
-    this.target = target;
+    this.target = exchange.target;
     this.conn = conn;
     this.bodyDone = !exchange.hasBody;
   }
 
-  /** Writes the request head (and the body once connected). */
+  get client(): ServerResponse | undefined {
+    return this.exchange.done ? undefined : this.exchange.res;
+  }
+
+  /**
+   * Writes the request head, and the body when it was read whole (with a Content-Length,
+   * also when the client sent it chunked); a longer body streams once connected.
+   */
   start(): void {
     const exchange = this.exchange;
     const req = exchange.req;
+    const body = exchange.body;
+    const whole = body?.complete ? body.data : undefined;
     const h = exchange.headers;
     let head = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
     for (let i = 0; i < h.length; i += 2) {
       const name = h[i] as string;
       if (exchange.hasBody && name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
-        this.chunked = true;
-        head += 'Transfer-Encoding: chunked\r\n';
+        if (whole !== undefined) head += `Content-Length: ${whole.length}\r\n`;
+        else {
+          this.chunked = true;
+          head += 'Transfer-Encoding: chunked\r\n';
+        }
         continue;
       }
       head += `${name}: ${h[i + 1] as string}\r\n`;
     }
     head += 'Connection: keep-alive\r\n\r\n';
-    const socket = this.conn.socket;
-    socket.setTimeout(exchange.route.responseTimeout);
-    const buffered = exchange.hasBody ? bufferedBody(exchange) : undefined;
-    if (buffered !== undefined) {
+    const conn = this.conn;
+    conn.begin(this, exchange.route.responseTimeout);
+    const socket = conn.socket;
+    if (whole !== undefined) {
       // The whole body is kept: a failed attempt can send it again, so bodySent stays false.
-      socket.write(Buffer.concat([Buffer.from(head, 'latin1'), buffered]));
+      socket.cork();
+      socket.write(head, 'latin1');
+      if (whole.length > 0) socket.write(whole);
+      socket.uncork();
       this.bodyDone = true;
       return;
     }
     socket.write(head, 'latin1');
-    if (exchange.hasBody && this.conn.connected) this.sendBody();
+    if (exchange.hasBody && conn.connected) this.sendBody();
   }
 
   onConnect(): void {
     if (this.exchange.hasBody && !this.bodyDone && !this.exchange.bodySent && !this.settled) this.sendBody();
   }
 
-  /** Streams the client's body upstream with backpressure; chunk-encodes when the client sent chunked. */
-  sendBody(): void {
+  /** Sends what was read ahead, then streams the rest of the client's body with backpressure; chunk-encodes when the client sent chunked. */
+  private sendBody(): void {
     const exchange = this.exchange;
     const req = exchange.req;
     const socket = this.conn.socket;
     exchange.bodySent = true;
     const chunked = this.chunked;
+    const write = (chunk: Buffer): boolean =>
+      chunked ? socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1') && socket.write(chunk) && socket.write('\r\n', 'latin1') : socket.write(chunk);
+    const start = exchange.body?.data;
+    if (start !== undefined && start.length > 0) write(start);
     const onData = (chunk: Buffer): void => {
       if (this.settled || socket.destroyed) return;
-      const ok = chunked
-        ? socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1') && socket.write(chunk) && socket.write('\r\n', 'latin1')
-        : socket.write(chunk);
-      if (!ok) {
+      if (!write(chunk)) {
         req.pause();
         socket.once('drain', () => req.resume());
       }
@@ -97,46 +124,52 @@ export class Attempt {
     };
     req.on('data', onData);
     req.once('end', onEnd);
+    req.resume();
     if (req.readableEnded) onEnd();
   }
 
   onHead(status: number, message: string, headers: string[]): number {
     const exchange = this.exchange;
     exchange.responded = true;
-    const forwarder = this.forwarder;
+    const passive = this.forwarder.passive;
     if (status >= 500) {
-      forwarder.passive.failure(this.target);
+      passive.failure(this.target, exchange.pool.targets);
       exchange.pool.meter.upstreamError(this.target, '5xx');
     } else {
-      forwarder.passive.success(this.target);
+      passive.success(this.target);
     }
     if (!exchange.done) exchange.res.writeHead(status, message, responseHeaders(headers, exchange.extraHeaders));
     return exchange.req.method === 'HEAD' ? 1 : 0;
   }
 
-  /** The response completed on the upstream side. */
-  end(): void {
-    if (this.settled) return;
+  onComplete(trailers: string[] | undefined): boolean {
+    if (this.settled) return false;
     this.settled = true;
-    this.target.inFlight--;
-    this.exchange.upstream = undefined;
+    this.target.endRequest();
+    const exchange = this.exchange;
+    exchange.upstream = undefined;
+    if (!exchange.done) {
+      if (trailers !== undefined) exchange.res.addTrailers(trailerPairs(trailers));
+      exchange.res.end();
+    }
+    return this.bodyDone;
   }
 
-  fail(err: ErrnoError, reusedSocket: boolean): void {
+  onFail(kind: UpstreamErrorKind, err: ErrnoError, reusedSocket: boolean): void {
     if (this.settled) return;
     this.settled = true;
-    this.target.inFlight--;
+    this.target.endRequest();
     const exchange = this.exchange;
     if (exchange.done) return;
-    const kind: UpstreamErrorKind = this.timedOut ? (this.timedOutConnecting ? 'connect' : 'timeout') : classifyUpstreamError(err, this.conn.connected);
     exchange.pool.meter.upstreamError(this.target, kind);
-    if (isTargetFault(kind, reusedSocket)) this.forwarder.passive.failure(this.target);
+    if (isTargetFault(kind, reusedSocket)) this.forwarder.passive.failure(this.target, exchange.pool.targets);
     if (exchange.responded) {
       exchange.res.destroy();
       return;
     }
     const facts = { kind, method: exchange.req.method ?? 'GET', retries: exchange.retries, responded: false, bodySent: exchange.bodySent, reusedSocket };
     if (shouldRetry(facts)) {
+      // A stale pooled socket says nothing about the target: the same one may be tried again.
       const next = exchange.pool.pick(this.target) ?? (kind === 'reset' ? this.target : undefined);
       if (next !== undefined) {
         exchange.retries++;
@@ -145,10 +178,10 @@ export class Attempt {
         return;
       }
     }
-    const status = statusForFailure(kind);
+    const failure = failureResponse(kind);
     respondError(
       exchange.res,
-      status === 504 ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED',
+      failure.code,
       `service "${exchange.route.name}" stack "${exchange.pool.name}": upstream ${this.target.address} failed (${kind}: ${err.code ?? err.message})`,
     );
   }
@@ -156,31 +189,54 @@ export class Attempt {
 
 /**
  * Forwards over raw keep-alive `net.Socket`s, parsing upstream responses strictly with
- * Node's own llhttp binding. Same decisions as the node engine (retries by `shouldRetry`,
- * 502/504, passive feed, meters); WebSocket upgrades stay with http-proxy.
+ * Node's own llhttp binding (src/proxy/llhttp-binding.ts). Request bodies are read ahead
+ * before a connection is taken; retries follow `shouldRetry`, failures map to 502/504 by
+ * `failureResponse`, outcomes feed passive health and the meters. WebSocket upgrades stay
+ * with http-proxy.
  */
-export class RawForwarder implements Forwarder {
+export class RawForwarder implements Forwarder, ConnectionPool {
   readonly passive: PassiveHealth;
   readonly idleTimeout: number;
   readonly maxSockets: number;
   readonly maxHeaderSize: number;
+  readonly sendTimeout: number;
+  /** Read-ahead limit per request body, bytes. */
+  readonly requestBuffer: number;
+  /** What read-ahead buffers of this process hold together. */
+  readonly budget: BufferBudget;
   /** Connections and waiting exchanges per target. */
   private readonly targets = new Map<Target, TargetConnections>();
   private readonly all = new Set<UpstreamConnection>();
 
+  /** Throws when Node's parser binding fails its self-check, so a broken Node stops the start. */
   constructor(options: RawForwarderOptions, passive: PassiveHealth) {
+    checkParserBinding();
     this.idleTimeout = options.idleTimeout;
     this.maxSockets = options.maxSockets;
     this.maxHeaderSize = options.maxHeaderSize ?? 65_536;
+    this.sendTimeout = options.sendTimeout;
+    this.requestBuffer = options.requestBuffer;
+    this.budget = new BufferBudget(options.requestBufferTotal);
     this.passive = passive;
   }
 
+  /** A request without a body goes at once; one with a body after its read-ahead. */
   forward(exchange: Exchange): void {
-    startExchange(exchange, this.start);
+    if (!exchange.hasBody) {
+      this.attempt(exchange);
+      return;
+    }
+    exchange.req.on('error', ignoreError);
+    exchange.body = new ReadAheadBody(exchange.req, this.requestBuffer, this.budget, exchange, this.bodyRead);
   }
 
-  /** `attempt`, bound once: what startExchange calls (at once, or after buffering a small body). */
-  private readonly start = (exchange: Exchange): void => this.attempt(exchange);
+  /** The read-ahead ended: forward, to another target when the chosen one went down meanwhile. */
+  private readonly bodyRead = (exchange: Exchange): void => {
+    if (exchange.done) return;
+    const chosen = exchange.target;
+    if (!chosen.isAvailable(Date.now())) exchange.target = exchange.pool.pick(chosen) ?? chosen;
+    this.attempt(exchange);
+  };
 
   /**
    * Sends `exchange` to its target on an idle connection, a new one, or, when the
@@ -189,7 +245,7 @@ export class RawForwarder implements Forwarder {
    */
   attempt(exchange: Exchange): void {
     const target = exchange.target;
-    target.inFlight++;
+    target.beginRequest();
     const connections = this.connectionsOf(target);
     const conn = connections.takeIdle() ?? (connections.count < this.maxSockets ? this.open(connections) : undefined);
     if (conn === undefined) connections.waiting.push(exchange);
@@ -197,17 +253,15 @@ export class RawForwarder implements Forwarder {
   }
 
   private dispatch(exchange: Exchange, conn: UpstreamConnection): void {
-    const attempt = new Attempt(exchange, this, exchange.target, conn);
-    conn.attempt = attempt;
     exchange.upstream = conn;
-    attempt.start();
+    new Attempt(exchange, this, conn).start();
   }
 
   /** The next waiting exchange whose client is still there, or undefined. */
   private nextWaiting(connections: TargetConnections): Exchange | undefined {
     for (let exchange = connections.waiting.shift(); exchange !== undefined; exchange = connections.waiting.shift()) {
       if (!exchange.done) return exchange;
-      exchange.target.inFlight--;
+      exchange.target.endRequest();
     }
     return undefined;
   }

@@ -1,60 +1,85 @@
-import { createRequire } from 'node:module';
-import { connect, type Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { connectOrFail } from '../net/connect.js';
+import type { UpstreamErrorKind } from '../pool/stack-meter.js';
 import type { Target } from '../pool/target.js';
-import type { Exchange } from './exchange.js';
-import { trailerPairs } from './headers.js';
-import type { Attempt, RawForwarder } from './raw-forwarder.js';
-
-/** The slice of Node's llhttp binding this engine uses (`_http_common`, what node:http itself parses with). */
-interface LlhttpParser {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  execute(data: Buffer): number | Error;
-  finish(): undefined | Error;
-  free(): void;
-  [key: number]: unknown;
-}
-interface LlhttpParserClass {
-  new (): LlhttpParser;
-  readonly RESPONSE: number;
-  readonly kOnHeaders: number;
-  readonly kOnHeadersComplete: number;
-  readonly kOnBody: number;
-  readonly kOnMessageComplete: number;
-}
-const { HTTPParser } = createRequire(import.meta.url)('_http_common') as { HTTPParser: LlhttpParserClass };
+import { parserClass, type LlhttpParser } from './llhttp-binding.js';
+import { classifyUpstreamError } from './upstream-errors.js';
 
 type ErrnoError = NodeJS.ErrnoException;
 
-/** One kept-alive connection to one target with its own response parser. */
+/** What a connection reports to the request it carries (the forwarder's attempt). */
+export interface ConnectionUser {
+  /** Where body bytes go: the client's response, or undefined once that client is gone (the rest is read and dropped). */
+  readonly client: ServerResponse | undefined;
+  /** The connection is established: a streamed request body may go out now. */
+  onConnect(): void;
+  /** A final response head arrived; returns 1 when the response has no body (HEAD), else 0. */
+  onHead(status: number, message: string, headers: string[]): number;
+  /** The response ended (with its trailer fields, if any); returns true when the request went out in full, so the connection may serve another. */
+  onComplete(trailers: string[] | undefined): boolean;
+  /** The request failed on this connection; `reusedSocket` when the connection had served one before. */
+  onFail(kind: UpstreamErrorKind, err: ErrnoError, reusedSocket: boolean): void;
+}
+
+/** What a connection needs from the pool that owns it. */
+export interface ConnectionPool {
+  /** How long an idle connection stays pooled, in ms. */
+  readonly idleTimeout: number;
+  /** Largest upstream response head, in bytes. */
+  readonly maxHeaderSize: number;
+  /** How long a client may leave response bytes unread before its connection is closed (`limits.send_timeout`). */
+  readonly sendTimeout: number;
+  /** The connection finished a request cleanly and may serve another. */
+  release(conn: UpstreamConnection): void;
+  /** The connection closed: it leaves the pool. */
+  forget(conn: UpstreamConnection): void;
+}
+
+/** A client that caught up after a response was completed while it was behind: its send timeout ends. */
+function clearSendTimeout(this: ServerResponse): void {
+  this.setTimeout(0);
+}
+
+/** One kept-alive connection to one target with its own response parser (Node's llhttp). */
 export class UpstreamConnection {
   readonly socket: Socket;
-  readonly parser: LlhttpParser;
-  readonly forwarder: RawForwarder;
   readonly target: Target;
   /** The request currently on this connection. */
-  attempt: Attempt | undefined = undefined;
+  user: ConnectionUser | undefined = undefined;
   connected = false;
   /** Served at least one exchange (a failure before any response byte is the keep-alive race). */
   reused = false;
   closed = false;
   /** How long this connection may idle in the pool: the pool's idle timeout, or less when the upstream's `Keep-Alive: timeout=` says so. */
   idleTimeout: number;
+  private readonly pool: ConnectionPool;
+  private readonly parser: LlhttpParser;
+  /** Longest upstream silence for the current request, ms. */
+  private responseTimeout = 0;
+  /** A final response head arrived and its message is not complete yet. */
+  private responding = false;
+  /** The response being parsed is informational (1xx): its completion is not the end. */
+  private informational = false;
+  /** The upstream allows reusing this connection after the current response. */
+  private keepAlive = false;
   /** The client response this connection stopped reading for (backpressure), if any. */
-  pausedFor: Exchange['res'] | undefined = undefined;
-  /** Header pairs flushed early by the parser (heads spanning several reads). */
-  pendingHeaders: string[] | undefined = undefined;
+  private pausedFor: ServerResponse | undefined = undefined;
+  /** Header pairs flushed early by the parser (heads spanning several reads, or trailers). */
+  private pendingHeaders: string[] | undefined = undefined;
 
-  constructor(forwarder: RawForwarder, target: Target) {
-    this.forwarder = forwarder;
+  constructor(pool: ConnectionPool, target: Target) {
+    this.pool = pool;
     this.target = target;
-    this.idleTimeout = forwarder.idleTimeout;
-    const parser = new HTTPParser();
-    parser.initialize(HTTPParser.RESPONSE, {}, forwarder.maxHeaderSize, 0);
+    this.idleTimeout = pool.idleTimeout;
+    const Parser = parserClass();
+    const parser = new Parser();
+    parser.initialize(Parser.RESPONSE, {}, pool.maxHeaderSize, 0);
     const self = this;
-    parser[HTTPParser.kOnHeaders] = function onHeaders(headers: string[]): void {
+    parser[Parser.kOnHeaders] = function onHeaders(headers: string[]): void {
       self.pendingHeaders = self.pendingHeaders === undefined ? headers : self.pendingHeaders.concat(headers);
     };
-    parser[HTTPParser.kOnHeadersComplete] = function onHeadersComplete(
+    parser[Parser.kOnHeadersComplete] = function onHeadersComplete(
       _major: number,
       _minor: number,
       headers: string[] | undefined,
@@ -72,132 +97,147 @@ export class UpstreamConnection {
       }
       return self.onHead(status, message, all, upgrade, keepAlive);
     };
-    parser[HTTPParser.kOnBody] = function onBody(chunk: Buffer): void {
+    parser[Parser.kOnBody] = function onBody(chunk: Buffer): void {
       self.onBody(chunk);
     };
-    parser[HTTPParser.kOnMessageComplete] = function onMessageComplete(): void {
+    parser[Parser.kOnMessageComplete] = function onMessageComplete(): void {
       self.onComplete();
     };
     this.parser = parser;
-    const socket = connect({ host: target.host, port: target.port });
+    const socket = connectOrFail({ host: target.host, port: target.port });
     socket.setNoDelay(true);
     this.socket = socket;
     socket.on('connect', () => {
       this.connected = true;
-      const attempt = this.attempt;
-      if (attempt !== undefined) attempt.onConnect();
+      this.user?.onConnect();
     });
     socket.on('data', (data: Buffer) => {
       const result = this.parser.execute(data);
       if (result instanceof Error) this.fail(result as ErrnoError);
     });
     socket.on('end', () => {
-      if (this.attempt?.exchange.responded && !this.attempt.complete) {
+      // A response framed by the connection's end is complete now; any other is cut short.
+      if (this.user !== undefined && this.responding) {
         const result = this.parser.finish();
         if (result instanceof Error) this.fail(result as ErrnoError);
       }
       socket.destroy();
     });
     socket.on('timeout', () => {
-      const attempt = this.attempt;
-      if (attempt === undefined) {
+      if (this.user === undefined) {
         this.destroy(); // idle too long in the pool
         return;
       }
-      attempt.timedOut = true;
-      attempt.timedOutConnecting = !this.connected;
-      this.fail(Object.assign(new Error('upstream timed out'), { code: 'ETIMEDOUT' }));
+      this.fail(Object.assign(new Error('upstream timed out'), { code: 'ETIMEDOUT' }), this.connected ? 'timeout' : 'connect');
     });
     socket.on('error', (err: ErrnoError) => this.fail(err));
     socket.on('close', () => {
       this.closed = true;
-      this.forwarder.forget(this);
-      if (this.attempt !== undefined) this.fail(Object.assign(new Error('upstream closed the connection'), { code: 'ECONNRESET' }));
+      this.pool.forget(this);
+      if (this.user !== undefined) this.fail(Object.assign(new Error('upstream closed the connection'), { code: 'ECONNRESET' }));
       this.parser.free();
     });
+  }
+
+  /** Starts carrying `user`'s request: the upstream may stay silent for `responseTimeout` ms at most. */
+  begin(user: ConnectionUser, responseTimeout: number): void {
+    this.user = user;
+    this.responseTimeout = responseTimeout;
+    this.responding = false;
+    this.socket.setTimeout(responseTimeout);
   }
 
   /** Aborts the connection (client went away, broken framing): never pooled again. */
   destroy(): void {
     this.closed = true;
-    this.forwarder.forget(this);
+    this.pool.forget(this);
+    if (this.pausedFor !== undefined) {
+      this.pausedFor.off('drain', this.onDrain);
+      this.pausedFor = undefined;
+    }
     this.socket.destroy();
   }
 
-  onHead(status: number, message: string, headers: string[], upgrade: boolean, keepAlive: boolean): number {
-    const attempt = this.attempt;
-    if (attempt === undefined) return 0;
+  private onHead(status: number, message: string, headers: string[], upgrade: boolean, keepAlive: boolean): number {
+    const user = this.user;
+    if (user === undefined) return 0;
     if (status >= 100 && status < 200) {
       if (status === 101 || upgrade) {
         this.fail(Object.assign(new Error('unexpected upgrade from upstream'), { code: 'HPE_UNEXPECTED_UPGRADE' }));
         return 2;
       }
-      attempt.informational = true;
+      this.informational = true;
       return 1;
     }
-    attempt.informational = false;
-    attempt.keepAlive = keepAlive;
-    if (keepAlive) this.idleTimeout = idleTimeoutFor(headers, this.forwarder.idleTimeout);
-    return attempt.onHead(status, message, headers);
+    this.informational = false;
+    this.responding = true;
+    this.keepAlive = keepAlive;
+    if (keepAlive) this.idleTimeout = idleTimeoutFor(headers, this.pool.idleTimeout);
+    return user.onHead(status, message, headers);
   }
 
-  onBody(chunk: Buffer): void {
-    const attempt = this.attempt;
-    if (attempt === undefined || attempt.exchange.done) return;
-    const res = attempt.exchange.res;
+  private onBody(chunk: Buffer): void {
+    const res = this.user?.client;
+    if (res === undefined) return;
     if (!res.write(chunk) && this.pausedFor === undefined) {
+      // Reading now waits for the client. Upstream silence is no longer the upstream's
+      // fault, so its response timeout stops; the client instead gets send_timeout to take
+      // data (nginx's send_timeout), past which only its own connection is closed (Node
+      // destroys a socket whose timeout no listener handles).
       this.pausedFor = res;
       this.socket.pause();
+      this.socket.setTimeout(0);
+      res.setTimeout(this.pool.sendTimeout);
       res.once('drain', this.onDrain);
     }
   }
 
-  /** The client caught up: read from the upstream again. */
+  /** The client caught up: read from the upstream again, under the response timeout. */
   private readonly onDrain = (): void => {
+    this.pausedFor?.setTimeout(0);
     this.pausedFor = undefined;
+    this.socket.setTimeout(this.responseTimeout);
     this.socket.resume();
   };
 
-  onComplete(): void {
-    const attempt = this.attempt;
-    if (attempt === undefined) return;
-    if (attempt.informational) {
-      attempt.informational = false;
+  private onComplete(): void {
+    const user = this.user;
+    if (user === undefined) return;
+    if (this.informational) {
+      this.informational = false;
       return;
     }
-    attempt.complete = true;
-    this.attempt = undefined;
+    this.user = undefined;
+    this.responding = false;
     // Fields the parser flushed after the body are trailers: they belong to this response,
     // never to the next one on the connection.
     const trailers = this.pendingHeaders;
     this.pendingHeaders = undefined;
     if (this.pausedFor !== undefined) {
       // The whole response is handed over (the client response buffers the rest): the
-      // connection must read again before it serves anyone else.
+      // connection reads again before it serves anyone else, and the client keeps its
+      // send timeout until it catches up.
       this.pausedFor.off('drain', this.onDrain);
+      this.pausedFor.once('drain', clearSendTimeout);
       this.pausedFor = undefined;
       this.socket.resume();
     }
-    attempt.end();
-    const res = attempt.exchange.res;
-    if (!attempt.exchange.done) {
-      if (trailers !== undefined) res.addTrailers(trailerPairs(trailers));
-      res.end();
-    }
-    if (attempt.keepAlive && attempt.bodyDone && !this.closed && this.idleTimeout > 0) {
+    const sentInFull = user.onComplete(trailers);
+    if (this.keepAlive && sentInFull && !this.closed && this.idleTimeout > 0) {
       this.reused = true;
       this.socket.setTimeout(this.idleTimeout);
-      this.forwarder.release(this);
+      this.pool.release(this);
     } else {
       this.destroy();
     }
   }
 
-  fail(err: ErrnoError): void {
-    const attempt = this.attempt;
-    this.attempt = undefined;
+  /** The current request failed: the connection is closed and the user told, with `kind` when the cause is known here. */
+  private fail(err: ErrnoError, kind?: UpstreamErrorKind): void {
+    const user = this.user;
+    this.user = undefined;
     this.destroy();
-    if (attempt !== undefined) attempt.fail(err, this.reused);
+    if (user !== undefined) user.onFail(kind ?? classifyUpstreamError(err, this.connected), err, this.reused);
   }
 }
 

@@ -1,5 +1,5 @@
-/** What went wrong talking to an upstream; also the `kind` label of upstream error metrics. */
-export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'protocol' | '5xx';
+import { ERRORS, type ErrorCode } from '../errors.js';
+import type { UpstreamErrorKind } from '../pool/stack-meter.js';
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -65,7 +65,20 @@ export function isTargetFault(kind: UpstreamErrorKind, reusedSocket: boolean): b
   return kind !== 'reset' || !reusedSocket;
 }
 
-/** The status a client gets when forwarding failed: 504 for a timeout, else 502. */
-export function statusForFailure(kind: UpstreamErrorKind): 502 | 504 {
-  return kind === 'timeout' ? 504 : 502;
+/** What a client is answered when forwarding failed. */
+export interface FailureResponse {
+  readonly code: ErrorCode;
+  readonly status: number;
+}
+
+const TIMED_OUT: FailureResponse = { code: 'UPSTREAM_TIMEOUT', status: ERRORS.UPSTREAM_TIMEOUT.status };
+const FAILED: FailureResponse = { code: 'UPSTREAM_FAILED', status: ERRORS.UPSTREAM_FAILED.status };
+
+/**
+ * The one mapping from an upstream failure to the client's answer: a response timeout
+ * is 504 UPSTREAM_TIMEOUT, everything else (refused, reset, broken framing) 502
+ * UPSTREAM_FAILED. A 5xx from the upstream is passed on as it is and never gets here.
+ */
+export function failureResponse(kind: UpstreamErrorKind): FailureResponse {
+  return kind === 'timeout' ? TIMED_OUT : FAILED;
 }

@@ -1,3 +1,6 @@
+import { normalizeHostName, wildcardBase } from '../net/host-name.js';
+import { hostPart } from '../net/host-port.js';
+
 /** Path prefixes of one host, longest first. */
 class PathTable<T> {
   private prefixes: string[] = [];
@@ -21,8 +24,10 @@ class PathTable<T> {
 
 /**
  * Host then path routing: exact host, then the longest leading wildcard, then the
- * default (host-less) entries; within a host the longest path prefix wins. Lookups
- * are Map gets per host label, never a scan over all services.
+ * default (host-less) entries; within a host the longest path prefix wins. A wildcard
+ * covers any depth below its base, as nginx's `server_name` (TLS certificates cover one
+ * label: see src/net/host-name.ts). Lookups are Map gets per host label, never a scan
+ * over all services.
  */
 export class HostRouter<T> {
   private readonly exact = new Map<string, PathTable<T>>();
@@ -37,9 +42,9 @@ export class HostRouter<T> {
       this.hasFallback = true;
       return;
     }
-    const wild = host.startsWith('*.');
-    const map = wild ? this.wildcard : this.exact;
-    const key = wild ? host.slice(2) : host;
+    const base = wildcardBase(host);
+    const map = base === undefined ? this.exact : this.wildcard;
+    const key = base ?? host;
     let table = map.get(key);
     if (table === undefined) {
       table = new PathTable<T>();
@@ -66,12 +71,7 @@ export class HostRouter<T> {
   }
 }
 
-/** Lower-cases a Host header and drops its port (IPv6 literals keep their brackets). */
+/** Lower-cases a Host header and drops its port and trailing dot (IPv6 literals keep their brackets). */
 export function normalizeHost(hostHeader: string): string {
-  let end = hostHeader.length;
-  const colon = hostHeader.lastIndexOf(':');
-  if (colon !== -1 && hostHeader.indexOf(']', colon) === -1) end = colon;
-  let host = end === hostHeader.length ? hostHeader : hostHeader.slice(0, end);
-  if (host.endsWith('.')) host = host.slice(0, -1);
-  return host.toLowerCase();
+  return normalizeHostName(hostPart(hostHeader));
 }

@@ -1,6 +1,6 @@
 import type { ServiceConfig } from '../config/schema.js';
 import type { StackPool } from '../pool/stack-pool.js';
-import type { ServiceState } from '../state/types.js';
+import type { ServiceState } from './service-state.js';
 
 /** Everything the request path needs for one service, frozen in a snapshot. */
 export interface ServiceRoute {

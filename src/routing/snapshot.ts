@@ -1,9 +1,8 @@
 import type { Config, ServiceConfig } from '../config/schema.js';
-import { NOOP_METER, type MeterFactory } from '../metrics/meter.js';
-import type { TargetRegistry } from '../pool/registry.js';
+import { NOOP_METER, type MeterFactory } from '../pool/stack-meter.js';
+import type { TargetSource } from '../pool/registry.js';
 import { StackPool } from '../pool/stack-pool.js';
-import type { Target } from '../pool/target.js';
-import type { ServiceState, Weights } from '../state/types.js';
+import type { ServiceState, Weights } from './service-state.js';
 import { HostRouter } from './host-router.js';
 import type { ServiceRoute } from './service-route.js';
 
@@ -42,8 +41,7 @@ function activeIndex(weights: readonly number[], previous: string | undefined, n
 function buildService(
   service: ServiceConfig,
   state: ServiceState,
-  registry: TargetRegistry,
-  live: Set<Target>,
+  targets: TargetSource,
   previousActive: string | undefined,
   defaultTimeout: number,
   meters: MeterFactory,
@@ -52,9 +50,8 @@ function buildService(
   const initiallyHealthy = service.health_check === undefined;
   const pools = names.map((stackName) => {
     const addresses = state.targets[stackName] ?? service.stacks[stackName]?.targets ?? [];
-    const targets = addresses.map((address) => registry.obtain(service.name, stackName, address, initiallyHealthy));
-    for (const t of targets) live.add(t);
-    return new StackPool(service.name, stackName, targets, service.balance, meters(service.name, stackName));
+    const stackTargets = addresses.map((address) => targets.obtain(service.name, stackName, address, initiallyHealthy));
+    return new StackPool(service.name, stackName, stackTargets, service.balance, meters(service.name, stackName));
   });
   const weights = names.map((name) => state.weights[name] ?? 0);
   const cumulative: number[] = [];
@@ -85,28 +82,27 @@ function buildService(
 
 /**
  * Builds a snapshot from config (the base) and runtime state (what was changed at run
- * time). Targets no longer referenced are released from the registry.
+ * time), taking Target objects from `targets` (a registry draft, committed by the caller
+ * once the snapshot goes live). Pure otherwise: building one changes nothing.
  */
 export function buildSnapshot(
   config: Config,
   states: ReadonlyMap<string, ServiceState>,
-  registry: TargetRegistry,
+  targets: TargetSource,
   generation: number,
   previous?: RoutingSnapshot,
   meters: MeterFactory = () => NOOP_METER,
 ): RoutingSnapshot {
-  const live = new Set<Target>();
   const services = new Map<string, ServiceRoute>();
   const router = new HostRouter<ServiceRoute>();
   for (const service of config.services) {
     const state = states.get(service.name) ?? initialState(service);
-    const route = buildService(service, state, registry, live, previous?.services.get(service.name)?.active.name, config.upstream.response_timeout, meters);
+    const route = buildService(service, state, targets, previous?.services.get(service.name)?.active.name, config.upstream.response_timeout, meters);
     services.set(service.name, route);
     for (const path of service.paths) {
       if (service.hosts.length === 0) router.add(undefined, path, route);
       for (const host of service.hosts) router.add(host, path, route);
     }
   }
-  registry.retain(live);
   return { config, generation, services, router };
 }

@@ -1,13 +1,15 @@
 import type { Logger } from 'pino';
-import { NOOP_METER, type MeterFactory } from '../metrics/meter.js';
 import type { Config, ServiceConfig } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
-import { TargetRegistry } from '../pool/registry.js';
+import { EventBus, type SwitchyardEvent } from '../events/bus.js';
+import { NOOP_METER, type MeterFactory } from '../pool/stack-meter.js';
+import { type TargetDraft, TargetRegistry } from '../pool/registry.js';
 import type { ServiceRoute } from '../routing/service-route.js';
+import type { HistoryEntry, ServiceState, Weights } from '../routing/service-state.js';
 import { buildSnapshot, initialState, type RoutingSnapshot } from '../routing/snapshot.js';
-import { EventBus, type SwitchyardEvent } from './events.js';
+import { SerialQueue } from '../serial-queue.js';
 import type { FileStateStore } from './file-store.js';
-import type { HistoryEntry, PersistedState, ServiceState, Weights } from './types.js';
+import type { PersistedState } from './stored-state.js';
 
 /** Kept per service so rollback has somewhere to go and the file stays small. */
 const HISTORY_LIMIT = 100;
@@ -22,47 +24,75 @@ export interface MutationOptions {
   readonly actor?: string | undefined;
 }
 
+/** What goes with a reload and must succeed or fail with it (binding new listeners). */
+export interface ReloadStep {
+  /** Runs while the new routing is built but not live; throws to cancel the reload, having undone its own work. */
+  prepare(): Promise<void>;
+  /** Runs right after the new routing went live; must not throw. */
+  commit(): void;
+}
+
+/** A built snapshot and the registry draft its targets came from, not yet live. */
+interface Built {
+  readonly snapshot: RoutingSnapshot;
+  readonly draft: TargetDraft;
+}
+
+/** What a controller shares with the rest of the process. */
+export interface ControllerOptions {
+  /** The bus its events go to (switches, targets, reloads); a new one when left out. */
+  readonly events?: EventBus;
+  readonly registry?: TargetRegistry;
+}
+
 /**
  * Owns the one mutable pointer to the routing snapshot and the durable state. Every
- * mutation is serialized, stored durably, then applied by swapping `snapshot`.
+ * mutation is serialized, stored durably, then applied by swapping the snapshot; a
+ * reload is serialized the same way, and applied only once everything it needs is ready.
  */
 export class StateController {
-  /** The current routing snapshot: the request path reads this once per request. */
-  snapshot: RoutingSnapshot;
   readonly registry: TargetRegistry;
-  readonly events = new EventBus();
+  readonly events: EventBus;
+  private current: RoutingSnapshot;
   private config: Config;
   private states: Map<string, ServiceState>;
   private readonly store: FileStateStore;
   private readonly log: Logger;
-  private queue: Promise<unknown> = Promise.resolve();
-  private generation = 1;
+  private readonly queue = new SerialQueue();
   private meters: MeterFactory = () => NOOP_METER;
 
-  private constructor(config: Config, states: Map<string, ServiceState>, store: FileStateStore, registry: TargetRegistry, log: Logger) {
+  private constructor(config: Config, states: Map<string, ServiceState>, store: FileStateStore, log: Logger, options: ControllerOptions) {
     this.config = config;
     this.states = states;
     this.store = store;
     this.log = log;
-    this.registry = registry;
-    this.snapshot = buildSnapshot(config, states, registry, this.generation);
+    this.registry = options.registry ?? new TargetRegistry();
+    this.events = options.events ?? new EventBus();
+    const draft = this.registry.draft();
+    this.current = buildSnapshot(config, states, draft, 1);
+    this.registry.commit(draft);
   }
 
   /** Loads the stored state (throws StateFileError when it is corrupt) and builds the first snapshot. */
-  static async open(config: Config, store: FileStateStore, log: Logger, registry = new TargetRegistry()): Promise<StateController> {
+  static async open(config: Config, store: FileStateStore, log: Logger, options: ControllerOptions = {}): Promise<StateController> {
     const persisted = await store.load();
     const states = new Map<string, ServiceState>();
     for (const service of config.services) {
       const stored = persisted?.services[service.name];
       if (stored) states.set(service.name, reconcile(service, stored, log));
     }
-    return new StateController(config, states, store, registry, log);
+    return new StateController(config, states, store, log, options);
+  }
+
+  /** The current routing snapshot: the request path reads this once per request. Only the controller replaces it. */
+  get snapshot(): RoutingSnapshot {
+    return this.current;
   }
 
   /** Installs the metrics factory and rebuilds so every pool gets its pre-bound meter. */
   useMeters(meters: MeterFactory): void {
     this.meters = meters;
-    this.snapshot = this.rebuild();
+    this.install(this.build(this.config, this.states));
   }
 
   /** The current config. */
@@ -123,19 +153,27 @@ export class StateController {
     });
   }
 
-  /** Applies a new config (SIGHUP); runtime state carries over where it still fits. */
-  reload(config: Config): Promise<RoutingSnapshot> {
-    return this.serialized(async () => {
+  /**
+   * Applies a new config (SIGHUP), all or nothing: the new routing is built off to the
+   * side, `step.prepare` runs (a throw there cancels the reload and leaves everything as
+   * it was), then the routing goes live in one swap and `step.commit` runs. Runtime state
+   * carries over where it still fits.
+   */
+  reload(config: Config, step?: ReloadStep): Promise<RoutingSnapshot> {
+    return this.queue.run(async () => {
       const states = new Map<string, ServiceState>();
       for (const service of config.services) {
         const state = this.states.get(service.name);
         if (state) states.set(service.name, reconcile(service, state, this.log));
       }
+      const built = this.build(config, states);
+      await step?.prepare();
       this.config = config;
       this.states = states;
-      this.snapshot = this.rebuild();
-      this.events.publish({ type: 'reload', time: new Date().toISOString(), generation: this.generation });
-      return this.snapshot;
+      this.install(built);
+      step?.commit();
+      this.events.publish({ type: 'reload', time: new Date().toISOString(), generation: this.current.generation });
+      return this.current;
     });
   }
 
@@ -177,7 +215,7 @@ export class StateController {
     options: MutationOptions,
     change: (route: ServiceRoute) => { state: ServiceState; event: SwitchyardEvent },
   ): Promise<ServiceRoute> {
-    return this.serialized(async () => {
+    return this.queue.run(async () => {
       const route = this.service(service);
       if (options.ifMatch !== undefined && options.ifMatch !== route.state.generation) {
         throw new SwitchyardError('PRECONDITION_FAILED', `service "${service}" is at generation ${route.state.generation}, not ${options.ifMatch}`);
@@ -191,22 +229,23 @@ export class StateController {
         throw new SwitchyardError('STATE_WRITE_FAILED', `state write failed: ${(err as Error).message}`);
       }
       this.states = states;
-      this.snapshot = this.rebuild();
+      this.install(this.build(this.config, states));
       const updated = this.service(service);
       this.events.publish('active' in event ? { ...event, active: updated.active.name } : event);
       return updated;
     });
   }
 
-  private rebuild(): RoutingSnapshot {
-    return buildSnapshot(this.config, this.states, this.registry, ++this.generation, this.snapshot, this.meters);
+  /** Builds the routing for `config` and `states` without making it live or touching the registry. */
+  private build(config: Config, states: ReadonlyMap<string, ServiceState>): Built {
+    const draft = this.registry.draft();
+    return { snapshot: buildSnapshot(config, states, draft, this.current.generation + 1, this.current, this.meters), draft };
   }
 
-  /** Runs mutations one at a time, in arrival order. */
-  private serialized<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
-    this.queue = run.catch(() => undefined);
-    return run;
+  /** Makes a built snapshot live: one swap, then the registry adopts its targets (the health checker follows). */
+  private install(built: Built): void {
+    this.current = built.snapshot;
+    this.registry.commit(built.draft);
   }
 }
 

@@ -2,8 +2,8 @@ import { open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import writeFileAtomic from 'write-file-atomic';
-import { z } from 'zod';
-import type { PersistedState } from './types.js';
+import type { Logger } from 'pino';
+import { type PersistedState, readStoredState, type StoredStateProblem } from './stored-state.js';
 
 /** The state file exists but cannot be used; switchyard refuses to start rather than replace it. */
 export class StateFileError extends Error {
@@ -13,41 +13,26 @@ export class StateFileError extends Error {
   }
 }
 
-const weights = z.record(z.string(), z.number().int().min(0));
-const persistedSchema = z.object({
-  version: z.literal(1),
-  services: z.record(
-    z.string(),
-    z.object({
-      generation: z.number().int().min(1),
-      weights,
-      targets: z.record(z.string(), z.array(z.string())),
-      history: z.array(
-        z.object({
-          time: z.string(),
-          from: weights,
-          to: weights,
-          reason: z.string(),
-          actor: z.string(),
-          generation: z.number().int(),
-        }),
-      ),
-    }),
-  ),
-});
-
 /**
  * The embedded durable store: one JSON file, replaced atomically (temp file, fsync,
  * rename, fsync of the directory) so a crash leaves either the old or the new state.
  */
 export class FileStateStore {
   readonly file: string;
+  /** Entries the last `load` left out (each also logged as a warning). */
+  problems: readonly StoredStateProblem[] = [];
+  private readonly log: Pick<Logger, 'warn'> | undefined;
 
-  constructor(file: string) {
+  constructor(file: string, log?: Pick<Logger, 'warn'>) {
     this.file = file;
+    this.log = log;
   }
 
-  /** The stored state, or undefined when there is no file yet. */
+  /**
+   * The stored state, or undefined when there is no file yet. A file that is not a
+   * version-1 state document at all is refused (StateFileError); within one, each bad
+   * entry is left out with a warning naming it and the rest is used (issue 11).
+   */
   async load(): Promise<PersistedState | undefined> {
     let text: string;
     try {
@@ -62,12 +47,16 @@ export class FileStateStore {
     } catch (err) {
       throw new StateFileError(this.file, `not JSON (${(err as Error).message})`);
     }
-    const parsed = persistedSchema.safeParse(document);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new StateFileError(this.file, `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+    const read = readStoredState(document);
+    if (!read.ok) throw new StateFileError(this.file, read.reason);
+    this.problems = read.problems;
+    for (const problem of read.problems) {
+      this.log?.warn(
+        { file: this.file, ...problem },
+        `state file: ignoring services.${problem.service}.${problem.field} = ${problem.value}: ${problem.reason}`,
+      );
     }
-    return parsed.data;
+    return read.state;
   }
 
   /** Stores the state durably; resolves only once it would survive a crash. */

@@ -2,7 +2,7 @@ import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import writeFileAtomic from 'write-file-atomic';
-import { SwitchyardError } from '../errors.js';
+import { messageOf, SwitchyardError } from '../errors.js';
 import { isCertificateName } from './names.js';
 import { validateCertificate, type ValidCertificate } from './validate.js';
 
@@ -21,10 +21,6 @@ export interface LoadedCertificate {
   readonly valid: ValidCertificate;
   /** Modification time of the `.crt`, to replay the order certificates were added in. */
   readonly mtime: number;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 async function unlinkIfPresent(path: string): Promise<void> {

@@ -1,12 +1,8 @@
+import { normalizeHostName, wildcardBase } from '../net/host-name.js';
+
 /** Something served for a set of lower-case host names (exact or `*.` wildcard). */
 export interface HostClaim {
   readonly hosts: readonly string[];
-}
-
-/** `Example.COM.` → `example.com`: SNI is case-insensitive and may carry the root dot. */
-export function normalizeServername(servername: string): string {
-  const lower = servername.toLowerCase();
-  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }
 
 function push<T>(map: Map<string, T[]>, key: string, item: T): void {
@@ -26,9 +22,9 @@ function drop<T>(map: Map<string, T[]>, key: string, item: T): void {
 /**
  * Host → item lookup for SNI: exact name first, then a leading wildcard covering exactly
  * one label (RFC 6125 §6.4.3: `*.example.com` matches `a.example.com`, not `example.com`
- * nor `a.b.example.com`). Two `Map` lookups whatever the number of items. When several
- * items claim a host the latest added wins, and an earlier one answers again once the
- * latest is removed.
+ * nor `a.b.example.com`; routing's wildcards cover any depth, see src/net/host-name.ts).
+ * Two `Map` lookups whatever the number of items. When several items claim a host the
+ * latest added wins, and an earlier one answers again once the latest is removed.
  */
 export class SniIndex<T extends HostClaim> {
   private readonly exact = new Map<string, T[]>();
@@ -38,22 +34,24 @@ export class SniIndex<T extends HostClaim> {
   /** Adds an item as the newest claimant of each of its hosts. */
   add(item: T): void {
     for (const host of item.hosts) {
-      if (host.startsWith('*.')) push(this.wildcard, host.slice(2), item);
-      else push(this.exact, host, item);
+      const base = wildcardBase(host);
+      if (base === undefined) push(this.exact, host, item);
+      else push(this.wildcard, base, item);
     }
   }
 
   /** Removes an item from every host it claims. */
   remove(item: T): void {
     for (const host of item.hosts) {
-      if (host.startsWith('*.')) drop(this.wildcard, host.slice(2), item);
-      else drop(this.exact, host, item);
+      const base = wildcardBase(host);
+      if (base === undefined) drop(this.exact, host, item);
+      else drop(this.wildcard, base, item);
     }
   }
 
   /** The newest item for a servername: exact match, else wildcard match, else undefined. */
   lookup(servername: string): T | undefined {
-    const name = normalizeServername(servername);
+    const name = normalizeHostName(servername);
     const exact = this.exact.get(name);
     if (exact) return exact[exact.length - 1];
     const dot = name.indexOf('.');

@@ -1,12 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
-import { SwitchyardError } from '../errors.js';
+import { messageOf, SwitchyardError } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import { SerialQueue } from '../serial-queue.js';
 import { readCertificateDir, removeCertificateFiles, writeCertificateFiles } from './cert-files.js';
 import { assertCertificateName } from './names.js';
 import { generateSelfSigned } from './self-signed.js';
 import { SniIndex } from './sni-index.js';
-import { buildContext, validateCertificate, type ValidCertificate } from './validate.js';
+import { buildContext, type ValidCertificate, validateUpload } from './validate.js';
 
 /** What the admin API and CLI show of a certificate; never key material. */
 export interface CertificateInfo {
@@ -34,10 +36,6 @@ interface Entry extends Omit<ValidCertificate, 'context'> {
   contextError: string | undefined;
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 function infoOf(entry: Entry, now: number): CertificateInfo {
   return {
     name: entry.name,
@@ -61,17 +59,18 @@ export class CertificateStore {
   private readonly loadErrors = new Map<string, string>();
   private readonly listeners = new Set<(name: string) => void>();
   /** Mutations run one at a time so the files and the maps never disagree. */
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   private constructor(
     private readonly dir: string,
     private readonly log: Logger,
+    private readonly events: EventBus | undefined,
   ) {}
 
-  /** Opens `dir` (created 0700 when missing) and loads every `<name>.crt` + `<name>.key` pair in it. */
-  static async open(dir: string, log: Logger): Promise<CertificateStore> {
+  /** Opens `dir` (created 0700 when missing) and loads every `<name>.crt` + `<name>.key` pair in it; changes are published on `events`. */
+  static async open(dir: string, log: Logger, events?: EventBus): Promise<CertificateStore> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const store = new CertificateStore(dir, log);
+    const store = new CertificateStore(dir, log, events);
     await store.load();
     return store;
   }
@@ -114,25 +113,26 @@ export class CertificateStore {
   }
 
   /**
-   * Validates and installs a PEM chain (leaf first) and key under `name`, replacing any
-   * certificate of that name. 400 INVALID_CERTIFICATE with the reason, and nothing
-   * changed, when validation fails.
+   * Validates (in slices, so proxied traffic keeps flowing) and installs a PEM chain (leaf
+   * first) and key under `name`, replacing any certificate of that name. 400
+   * INVALID_CERTIFICATE with the reason, and nothing changed, when validation fails.
+   * Uploads are validated one at a time, in the order they arrived.
    */
   async add(name: string, certPem: string, keyPem: string): Promise<{ info: CertificateInfo; replaced: boolean }> {
     assertCertificateName(name);
-    return this.install(name, validateCertificate(certPem, keyPem));
+    return this.queue.run(async () => this.install(name, await validateUpload(certPem, keyPem)));
   }
 
   /** Generates (off the event loop) and installs a self-signed certificate for `hosts`. */
   async addSelfSigned(name: string, hosts: string[], days?: number): Promise<{ info: CertificateInfo; replaced: boolean }> {
     assertCertificateName(name);
     const generated = await generateSelfSigned(hosts, days === undefined ? {} : { days });
-    return this.install(name, validateCertificate(generated.certPem, generated.keyPem));
+    return this.queue.run(async () => this.install(name, await validateUpload(generated.certPem, generated.keyPem)));
   }
 
   /** Removes a certificate and its files; 404 UNKNOWN_CERTIFICATE when there is none. */
   async delete(name: string): Promise<void> {
-    await this.serialize(async () => {
+    await this.queue.run(async () => {
       const entry = this.entries.get(name);
       if (!entry) throw new SwitchyardError('UNKNOWN_CERTIFICATE', `no certificate "${name}"`);
       await removeCertificateFiles(this.dir, name, this.log);
@@ -140,6 +140,7 @@ export class CertificateStore {
       this.index.remove(entry);
       this.log.info({ certificate: name, fingerprint256: entry.fingerprint256 }, 'certificate deleted');
       this.notify(name);
+      this.events?.publish({ type: 'certificate', time: new Date().toISOString(), name, action: 'deleted', fingerprint256: entry.fingerprint256 });
     });
   }
 
@@ -167,12 +168,6 @@ export class CertificateStore {
     }
   }
 
-  private serialize<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(task, task);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
-
   private notify(name: string): void {
     for (const listener of this.listeners) {
       try {
@@ -190,21 +185,22 @@ export class CertificateStore {
       this.log.warn({ certificate: entry.name, not_after: entry.notAfter.toISOString() }, 'certificate expires within 14 days');
   }
 
-  private install(name: string, valid: ValidCertificate): Promise<{ info: CertificateInfo; replaced: boolean }> {
-    return this.serialize(async () => {
-      const previous = this.entries.get(name);
-      await writeCertificateFiles(this.dir, name, valid, previous?.keyPem);
-      const entry: Entry = { ...valid, name, contextError: undefined };
-      if (previous) this.index.remove(previous);
-      this.entries.set(name, entry);
-      this.index.add(entry);
-      this.loadErrors.delete(name);
-      const now = Date.now();
-      this.log.info({ certificate: name, hosts: entry.hosts, fingerprint256: entry.fingerprint256, replaced: !!previous }, 'certificate installed');
-      this.warnIfExpiring(entry, now);
-      this.notify(name);
-      return { info: infoOf(entry, now), replaced: !!previous };
-    });
+  /** Writes and swaps in a validated pair; runs inside the queue. */
+  private async install(name: string, valid: ValidCertificate): Promise<{ info: CertificateInfo; replaced: boolean }> {
+    const previous = this.entries.get(name);
+    await writeCertificateFiles(this.dir, name, valid, previous?.keyPem);
+    const entry: Entry = { ...valid, name, contextError: undefined };
+    if (previous) this.index.remove(previous);
+    this.entries.set(name, entry);
+    this.index.add(entry);
+    this.loadErrors.delete(name);
+    const now = Date.now();
+    this.log.info({ certificate: name, hosts: entry.hosts, fingerprint256: entry.fingerprint256, replaced: !!previous }, 'certificate installed');
+    this.warnIfExpiring(entry, now);
+    this.notify(name);
+    const action = previous ? 'replaced' : 'added';
+    this.events?.publish({ type: 'certificate', time: new Date(now).toISOString(), name, action, fingerprint256: entry.fingerprint256 });
+    return { info: infoOf(entry, now), replaced: !!previous };
   }
 
   private async load(): Promise<void> {

@@ -1,26 +1,18 @@
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Switchyard } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
 import { FileStateStore } from '../../src/state/file-store.js';
 import { startSwitchyard, tempDir } from '../helpers/switchyard.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { track } from '../helpers/cleanup.js';
+import { startBlueGreen } from '../helpers/upstream.js';
 
 let app: Switchyard | undefined;
-const upstreams: Upstream[] = [];
-afterEach(async () => {
-  await app?.stop(0);
-  app = undefined;
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
 
 async function services(): Promise<unknown[]> {
-  const blue = await startUpstream('blue');
-  const green = await startUpstream('green');
-  upstreams.push(blue, green);
-  return [{ name: 'web', stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } } }];
+  return (await startBlueGreen()).services;
 }
 
 function switchTo(sy: Switchyard, to: string, headers: Record<string, string> = {}): Promise<number> {
@@ -82,7 +74,7 @@ describe('admin token', () => {
       logging: { level: 'trace', access_log: true },
       services: await services(),
     });
-    app = await Switchyard.start(config, pino({ level: 'trace' }, sink));
+    app = track(await Switchyard.start(config, pino({ level: 'trace' }, sink)));
     for (const value of [token, wrong]) {
       await fetch(`${app.adminUrl}/v1/services`, { headers: { authorization: `Bearer ${value}` } }).then((r) => r.arrayBuffer());
       await fetch(`${app.adminUrl}/v1/services/web/switch`, {

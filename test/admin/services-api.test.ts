@@ -1,25 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Switchyard } from '../../src/app.js';
 import { startSwitchyard, tempDir } from '../helpers/switchyard.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { startBlueGreen, startUpstream } from '../helpers/upstream.js';
 
-let app: Switchyard | undefined;
-const upstreams: Upstream[] = [];
-afterEach(async () => {
-  await app?.stop(0);
-  app = undefined;
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
-
-async function start(extra: Record<string, unknown> = {}, dir = tempDir()) {
-  const blue = await startUpstream('blue');
-  const green = await startUpstream('green');
-  upstreams.push(blue, green);
-  app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } } }], extra, dir);
-  return app;
+async function start(extra: Record<string, unknown> = {}, dir = tempDir()): Promise<Switchyard> {
+  return startSwitchyard((await startBlueGreen()).services, extra, dir);
 }
 
 const json = { 'content-type': 'application/json' };
@@ -104,7 +92,6 @@ describe('admin API (inject)', () => {
     const dir = tempDir();
     const started = await start({}, dir);
     const other = await startUpstream('other green');
-    upstreams.push(other);
     const reply = await started.admin.inject({
       method: 'PUT',
       url: '/v1/services/web/stacks/green/targets',

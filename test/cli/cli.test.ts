@@ -1,35 +1,17 @@
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Switchyard } from '../../src/app.js';
 import { startSwitchyard, tempDir } from '../helpers/switchyard.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
-
-const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
-
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, SWITCHYARD_ADMIN_TOKEN: '' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { runCli as run } from '../helpers/child-switchyard.js';
+import { startBlueGreen, startUpstream } from '../helpers/upstream.js';
 
 let app: Switchyard | undefined;
-const upstreams: Upstream[] = [];
-afterEach(async () => {
-  await app?.stop(0);
-  app = undefined;
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
 
 describe('switchyard CLI', () => {
   it('switches, splits, rolls back, replaces targets and prints status as JSON', async () => {
-    const blue = await startUpstream('blue');
-    const green = await startUpstream('green');
-    upstreams.push(blue, green);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } } }]);
+    const { blue, green, services } = await startBlueGreen();
+    app = await startSwitchyard(services);
     const admin = ['--admin', app.adminUrl];
     expect((await run([...admin, 'switch', 'web', 'green'])).code).toBe(0);
     expect(app.controller.service('web').active.name).toBe('green');
@@ -45,7 +27,6 @@ describe('switchyard CLI', () => {
 
   it('exits 1 with the API message on a refused call and 2 on bad usage', async () => {
     const blue = await startUpstream('blue');
-    upstreams.push(blue);
     app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [blue.address] }, green: { targets: [] } } }]);
     const refused = await run(['--admin', app.adminUrl, 'switch', 'web', 'green']);
     expect(refused.code).toBe(1);

@@ -1,30 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Switchyard } from '../../src/app.js';
+import { describe, expect, it } from 'vitest';
+import { defer } from '../helpers/cleanup.js';
 import { RawClient } from '../helpers/raw-http.js';
 import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
-
-let app: Switchyard | undefined;
-const upstreams: Upstream[] = [];
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await app?.stop(0);
-  app = undefined;
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
+import { startUpstream } from '../helpers/upstream.js';
 
 async function start(limits: Record<string, unknown>): Promise<number> {
   const up = await startUpstream('ok');
-  upstreams.push(up);
-  app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [up.address] } } }], { limits });
+  const app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [up.address] } } }], { limits });
   return app.port('http');
 }
 
 /** A raw client kept open (cleaned up after the test). */
 function client(port: number): RawClient {
   const c = new RawClient(port);
-  clients.push(c);
+  defer(() => c.destroy());
   return c;
 }
 
@@ -44,9 +33,8 @@ describe('client connection limits', () => {
     expect(await get(client(port))).toBe('closed');
     for (const c of five) expect(await get(c)).toBe('HTTP/1.1 200 OK');
     five[0]?.destroy();
-    await waitFor(() => five[0]?.closed === true);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(await get(client(port))).toBe('HTTP/1.1 200 OK');
+    // The proxy counts the slot free once it has seen the close: until then a new client is still refused.
+    await waitFor(async () => (await get(client(port))) === 'HTTP/1.1 200 OK', 5000, 'a connection admitted again');
   });
 
   it('closes an idle keep-alive client connection after keepalive_timeout', async () => {
@@ -54,8 +42,8 @@ describe('client connection limits', () => {
     const idle = client(port);
     expect(await get(idle)).toBe('HTTP/1.1 200 OK');
     const started = Date.now();
-    await waitFor(() => idle.closed, 3000);
+    await waitFor(() => idle.closed, 4000);
+    // Not before the 300 ms timeout, and not at the 5 s default (the waitFor deadline); loose above for a loaded box.
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
-    expect(Date.now() - started).toBeLessThan(1500);
   });
 });

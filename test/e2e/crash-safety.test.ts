@@ -1,32 +1,13 @@
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, startChild, writeChildConfig, type ChildSwitchyard } from '../helpers/child-switchyard.js';
+import { describe, expect, it } from 'vitest';
+import { runCli, startChild, writeChildConfig } from '../helpers/child-switchyard.js';
 import { tempDir } from '../helpers/switchyard.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
-
-const children: ChildSwitchyard[] = [];
-const upstreams: Upstream[] = [];
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    c.child.kill('SIGKILL');
-    await c.exited;
-  }
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
+import { startBlueGreen } from '../helpers/upstream.js';
 
 async function blueGreen(): Promise<string> {
-  const blue = await startUpstream('blue');
-  const green = await startUpstream('green');
-  upstreams.push(blue, green);
+  const { blue, green } = await startBlueGreen();
   return `  - name: web\n    stacks: { blue: { targets: ["${blue.address}"] }, green: { targets: ["${green.address}"] } }\n`;
-}
-
-async function start(configPath: string, proxyPort: number, adminPort: number): Promise<ChildSwitchyard> {
-  const child = await startChild(configPath, proxyPort, adminPort);
-  children.push(child);
-  return child;
 }
 
 function switchTo(adminUrl: string, to: string): Promise<number> {
@@ -41,7 +22,7 @@ describe('crash safety', () => {
   it('after SIGKILL mid-switching, a restart serves the last acknowledged stack; the state file is never torn', async () => {
     const dir = tempDir();
     const { configPath, proxyPort, adminPort } = await writeChildConfig(dir, await blueGreen());
-    let sy = await start(configPath, proxyPort, adminPort);
+    let sy = await startChild(configPath, proxyPort, adminPort);
     let acked = 'blue';
     for (let cycle = 0; cycle < 3; cycle++) {
       const acks = 10 + Math.floor(Math.random() * 20);
@@ -54,6 +35,7 @@ describe('crash safety', () => {
       // either outcome is correct for it, but nothing older than the last acknowledged one is.
       const inFlight = acked === 'blue' ? 'green' : 'blue';
       const unacknowledged = switchTo(sy.adminUrl, inFlight).catch(() => 0);
+      // Jitter, not a wait: the kill lands at a different point of the in-flight switch each cycle.
       await new Promise((r) => setTimeout(r, Math.random() * 3));
       sy.child.kill('SIGKILL');
       expect(await sy.exited).toBe('SIGKILL');
@@ -64,7 +46,7 @@ describe('crash safety', () => {
       const stored = JSON.parse(text) as { services: { web: { weights: Record<string, number> } } };
       const storedActive = stored.services.web.weights.blue === 100 ? 'blue' : 'green';
       expect([acked, inFlight]).toContain(storedActive);
-      sy = await start(configPath, proxyPort, adminPort);
+      sy = await startChild(configPath, proxyPort, adminPort);
       const body = await served(proxyPort);
       expect(body).toBe(storedActive);
       if (lastStatus === 200) expect(body).toBe(acked);
@@ -78,11 +60,7 @@ describe('crash safety', () => {
     const statePath = join(dir, 'state.json');
     const garbage = '{"version": 1, "services": {"web": {"weights": ';
     writeFileSync(statePath, garbage);
-    const result = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile(process.execPath, [CLI, 'start', '--config', configPath], { timeout: 15_000 }, (err, _stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stderr }),
-      ),
-    );
+    const result = await runCli(['start', '--config', configPath]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain(statePath);
     expect(readFileSync(statePath, 'utf8')).toBe(garbage);

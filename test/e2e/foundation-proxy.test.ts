@@ -1,30 +1,11 @@
 import { Agent, request } from 'node:http';
-import { connect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Switchyard } from '../../src/app.js';
 import { startSwitchyard, tempDir, waitFor } from '../helpers/switchyard.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
-
-interface Reply {
-  status: number;
-  body: string;
-  headers: Record<string, string | string[] | undefined>;
-  localPort: number;
-}
-
-function get(port: number, path = '/', headers: Record<string, string> = {}, agent?: Agent, method = 'GET', body?: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers, method, ...(agent ? { agent } : {}) }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers, localPort: req.socket?.localPort ?? 0 }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+import { get } from '../helpers/http.js';
+import { rawHttp } from '../helpers/raw-http.js';
+import { startBlueGreen, startUpstream } from '../helpers/upstream.js';
 
 function admin(app: Switchyard, method: string, path: string, body?: unknown): Promise<Response> {
   return fetch(app.adminUrl + path, {
@@ -35,49 +16,25 @@ function admin(app: Switchyard, method: string, path: string, body?: unknown): P
 }
 
 let app: Switchyard | undefined;
-const upstreams: Upstream[] = [];
-afterEach(async () => {
-  await app?.stop(0);
-  app = undefined;
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
 
 async function blueGreen(extraService: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
-  const blue = await startUpstream('blue');
-  const green = await startUpstream('green');
-  upstreams.push(blue, green);
-  app = await startSwitchyard(
-    [{ name: 'web', stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } }, active: 'blue', ...extraService }],
-    extra,
-  );
+  const { blue, green, services } = await startBlueGreen({ active: 'blue', ...extraService });
+  app = await startSwitchyard(services, extra);
   return { app, blue, green, port: app.port('http') };
-}
-
-/** Writes raw bytes and collects everything until the proxy closes the connection. */
-function rawExchange(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(text));
-    let out = '';
-    socket.setTimeout(5000, () => socket.destroy(new Error('no close from proxy')));
-    socket.on('data', (c) => (out += c.toString()));
-    socket.on('error', (err) => (out ? resolve(out) : reject(err)));
-    socket.on('close', () => resolve(out));
-  });
 }
 
 describe('proxy', () => {
   it('routes by exact host, leading wildcard and default service; 404 when nothing matches', async () => {
     const a = await startUpstream('a');
     const b = await startUpstream('b');
-    upstreams.push(a, b);
     app = await startSwitchyard([
       { name: 'a', hosts: ['a.example.com'], stacks: { blue: { targets: [a.address] } } },
       { name: 'b', hosts: ['*.b.example.com'], stacks: { blue: { targets: [b.address] } } },
     ]);
     const port = app.port('http');
-    expect((await get(port, '/', { host: 'a.example.com:80' })).body).toBe('a');
-    expect((await get(port, '/', { host: 'x.y.b.example.com' })).body).toBe('b');
-    const miss = await get(port, '/', { host: 'nope.example.com' });
+    expect((await get(port, { headers: { host: 'a.example.com:80' } })).body).toBe('a');
+    expect((await get(port, { headers: { host: 'x.y.b.example.com' } })).body).toBe('b');
+    const miss = await get(port, { headers: { host: 'nope.example.com' } });
     expect(miss.status).toBe(404);
     expect(JSON.parse(miss.body).error.code).toBe('NO_ROUTE');
   });
@@ -85,7 +42,6 @@ describe('proxy', () => {
   it('round-robins over the targets of the active stack', async () => {
     const one = await startUpstream('one');
     const two = await startUpstream('two');
-    upstreams.push(one, two);
     app = await startSwitchyard([{ name: 'rr', stacks: { blue: { targets: [one.address, two.address] } } }]);
     const bodies = [];
     for (let i = 0; i < 4; i++) bodies.push((await get(app.port('http'))).body);
@@ -97,14 +53,15 @@ describe('proxy', () => {
       res.writeHead(200, { 'content-type': 'application/json', 'x-secret-hop': 'x', connection: 'x-secret-hop' });
       res.end(JSON.stringify(req.headers));
     });
-    upstreams.push(up);
     app = await startSwitchyard([{ name: 'h', stacks: { blue: { targets: [up.address] } } }]);
-    const reply = await get(app.port('http'), '/', {
-      host: 'shop.example',
-      'x-forwarded-for': '10.1.1.1',
-      connection: 'x-drop-me',
-      'x-drop-me': '1',
-      'proxy-authorization': 'secret',
+    const reply = await get(app.port('http'), {
+      headers: {
+        host: 'shop.example',
+        'x-forwarded-for': '10.1.1.1',
+        connection: 'x-drop-me',
+        'x-drop-me': '1',
+        'proxy-authorization': 'secret',
+      },
     });
     const seen = JSON.parse(reply.body) as Record<string, string>;
     expect(seen.host).toBe('shop.example');
@@ -120,11 +77,11 @@ describe('proxy', () => {
   it('sends the very next request on an open keep-alive connection to the new stack after a switch', async () => {
     const { port } = await blueGreen();
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const first = await get(port, '/', {}, agent);
+    const first = await get(port, { agent });
     expect(first.body).toBe('blue');
     const switched = await admin(app!, 'POST', '/v1/services/web/switch', { to: 'green' });
     expect(switched.status).toBe(200);
-    const second = await get(port, '/', {}, agent);
+    const second = await get(port, { agent });
     expect(second.body).toBe('green');
     expect(second.localPort).toBe(first.localPort);
     agent.destroy();
@@ -136,7 +93,6 @@ describe('proxy', () => {
       release = () => res.end('slow blue');
     });
     const green = await startUpstream('green');
-    upstreams.push(slow, green);
     app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [slow.address] }, green: { targets: [green.address] } } }]);
     const pending = get(app.port('http'));
     await waitFor(() => slow.requests.length === 1);
@@ -161,53 +117,46 @@ describe('proxy', () => {
     const first = await get(port);
     const cookie = String(first.headers['set-cookie']).split(';')[0]!;
     expect(cookie).toBe(`switchyard.web=${first.body}`);
-    for (let i = 0; i < 20; i++) expect((await get(port, '/', { cookie })).body).toBe(first.body);
+    for (let i = 0; i < 20; i++) expect((await get(port, { headers: { cookie } })).body).toBe(first.body);
   });
 
   it('retries a refused connection on another target, and answers 502 when all are down', async () => {
     const up = await startUpstream('alive');
     const dead = await startUpstream('dead');
-    upstreams.push(up);
     await dead.close();
     app = await startSwitchyard([
       { name: 'r', paths: ['/r'], stacks: { blue: { targets: [dead.address, up.address] } } },
       { name: 'd', paths: ['/d'], stacks: { blue: { targets: [dead.address] } } },
     ]);
-    for (let i = 0; i < 4; i++) expect((await get(app.port('http'), '/r')).body).toBe('alive');
-    const down = await get(app.port('http'), '/d');
+    for (let i = 0; i < 4; i++) expect((await get(app.port('http'), { path: '/r' })).body).toBe('alive');
+    const down = await get(app.port('http'), { path: '/d' });
     expect(down.status).toBe(502);
     expect(JSON.parse(down.body).error.code).toBe('UPSTREAM_FAILED');
   });
 
   it('answers 504 when the upstream is silent past response_timeout', async () => {
     const hung = await startUpstream('', () => undefined);
-    upstreams.push(hung);
     app = await startSwitchyard([{ name: 't', response_timeout: 200, stacks: { blue: { targets: [hung.address] } } }]);
     expect((await get(app.port('http'))).status).toBe(504);
   });
 
   it('refuses two Host lines with 400 without forwarding', async () => {
     const { port, blue } = await blueGreen();
-    const raw = await new Promise<string>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'));
-      let text = '';
-      socket.on('data', (c) => (text += c.toString()));
-      socket.on('close', () => resolve(text));
-    });
+    const raw = await rawHttp(port, 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n');
     expect(raw.startsWith('HTTP/1.1 400')).toBe(true);
     expect(blue.requests).toHaveLength(0);
   });
 
   it('answers 431 to 70 KB of headers', async () => {
     const { port, blue } = await blueGreen();
-    const raw = await rawExchange(port, `GET / HTTP/1.1\r\nHost: web\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`);
+    const raw = await rawHttp(port, `GET / HTTP/1.1\r\nHost: web\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`);
     expect(raw.startsWith('HTTP/1.1 431')).toBe(true);
     expect(blue.requests).toHaveLength(0);
   });
 
   it('refuses an h2c upgrade with 400 without forwarding', async () => {
     const { port, blue } = await blueGreen();
-    const raw = await rawExchange(
+    const raw = await rawHttp(
       port,
       'GET / HTTP/1.1\r\nHost: web\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n',
     );
@@ -221,7 +170,6 @@ describe('proxy', () => {
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => res.end(`got ${body}`));
     });
-    upstreams.push(up);
     app = await startSwitchyard([{ name: 'c', stacks: { blue: { targets: [up.address] } } }]);
     const reply = await new Promise<string>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port: app!.port('http'), method: 'POST', headers: { expect: '100-continue', 'content-length': 5 } }, (res) => {
@@ -240,7 +188,6 @@ describe('proxy', () => {
     await new Promise((r) => wss.once('listening', r));
     wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo ${m.toString()}`)));
     const green = await startUpstream('green');
-    upstreams.push(green);
     const address = `127.0.0.1:${(wss.address() as { port: number }).port}`;
     app = await startSwitchyard([{ name: 'ws', websocket_drain: 300, stacks: { blue: { targets: [address] }, green: { targets: [green.address] } } }]);
     const client = new WebSocket(`ws://127.0.0.1:${app.port('http')}/`);
@@ -273,10 +220,7 @@ describe('proxy', () => {
 describe('state', () => {
   it('keeps the switch across a restart', async () => {
     const dir = tempDir();
-    const blue = await startUpstream('blue');
-    const green = await startUpstream('green');
-    upstreams.push(blue, green);
-    const services = [{ name: 'web', stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } } }];
+    const { services } = await startBlueGreen();
     app = await startSwitchyard(services, {}, dir);
     await admin(app, 'POST', '/v1/services/web/switch', { to: 'green' });
     await app.stop(0);

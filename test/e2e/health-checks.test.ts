@@ -1,42 +1,23 @@
-import { Agent, request } from 'node:http';
-import { createServer, type Server } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Agent } from 'node:http';
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Switchyard } from '../../src/app.js';
-import type { SwitchyardEvent } from '../../src/state/events.js';
+import type { SwitchyardEvent } from '../../src/events/bus.js';
 import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { track } from '../helpers/cleanup.js';
+import { get } from '../helpers/http.js';
+import { startUpstream } from '../helpers/upstream.js';
 
 const FAST_CHECK = { path: '/health', interval: 100, response_timeout: 150, healthy_threshold: 2, unhealthy_threshold: 2 };
 
 let app: Switchyard | undefined;
-const upstreams: Upstream[] = [];
-const servers: Server[] = [];
-afterEach(async () => {
-  await app?.stop(0);
-  app = undefined;
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-  for (const s of servers.splice(0)) s.close();
-});
-
-function get(port: number, agent?: Agent): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, ...(agent ? { agent } : {}) }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('active health checks', () => {
   it('takes a target failing /health out of rotation after the threshold and back after recovery, visible on /v1/events', async () => {
     let sick = false;
     const a = await startUpstream('a', undefined, () => !sick);
     const b = await startUpstream('b');
-    upstreams.push(a, b);
     app = await startSwitchyard([
       { name: 'web', health_check: FAST_CHECK, stacks: { blue: { targets: [a.address, b.address] }, green: { targets: [b.address] } } },
     ]);
@@ -64,12 +45,10 @@ describe('active health checks', () => {
   });
 
   it('marks a target that accepts but never answers as down by timeout', async () => {
-    const silent = createServer(() => undefined);
-    servers.push(silent);
+    const silent = track(createServer(() => undefined));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const address = `127.0.0.1:${(silent.address() as { port: number }).port}`;
     const ok = await startUpstream('ok');
-    upstreams.push(ok);
     app = await startSwitchyard([{ name: 'web', health_check: FAST_CHECK, stacks: { blue: { targets: [address, ok.address] } } }]);
     const target = app.controller.service('web').stacks.get('blue')!.targets[0]!;
     await waitFor(() => target.lastError?.startsWith('timeout') === true);
@@ -79,7 +58,6 @@ describe('active health checks', () => {
 
   it('accepts the rancher-compose health_check block as it is', async () => {
     const up = await startUpstream('up');
-    upstreams.push(up);
     const rancher = {
       port: up.port,
       interval: 2000,
@@ -96,7 +74,6 @@ describe('active health checks', () => {
   it('answers 503 naming the service when the whole stack is down, and refuses to switch to it unless forced', async () => {
     const up = await startUpstream('blue');
     const down = await startUpstream('green', undefined, () => false);
-    upstreams.push(up, down);
     app = await startSwitchyard([{ name: 'web', health_check: FAST_CHECK, stacks: { blue: { targets: [up.address] }, green: { targets: [down.address] } } }]);
     const refused = await fetch(`${app.adminUrl}/v1/services/web/switch`, {
       method: 'POST',
@@ -121,7 +98,6 @@ describe('active health checks', () => {
   it('serves another stack with failover: true when the chosen one has no healthy target', async () => {
     const up = await startUpstream('green');
     const down = await startUpstream('blue', undefined, () => false);
-    upstreams.push(up, down);
     app = await startSwitchyard([
       { name: 'web', failover: true, health_check: FAST_CHECK, stacks: { blue: { targets: [down.address] }, green: { targets: [up.address] } } },
     ]);
@@ -131,7 +107,6 @@ describe('active health checks', () => {
   it('starts a target added at run time unhealthy and admits it once it passes', async () => {
     const first = await startUpstream('first');
     const added = await startUpstream('added');
-    upstreams.push(first, added);
     app = await startSwitchyard([{ name: 'web', health_check: FAST_CHECK, stacks: { blue: { targets: [first.address] } } }]);
     await app.controller.setTargets('web', 'blue', [first.address, added.address]);
     const target = app.controller.service('web').stacks.get('blue')!.targets[1]!;
@@ -156,7 +131,6 @@ describe('webhooks', () => {
     let sick = false;
     const up = await startUpstream('up', undefined, () => !sick);
     const other = await startUpstream('other');
-    upstreams.push(hook, up, other);
     const base = `http://${hook.address}`;
     app = await startSwitchyard([{ name: 'web', health_check: FAST_CHECK, stacks: { blue: { targets: [up.address] }, green: { targets: [other.address] } } }], {
       hooks: { on_health_change: `${base}/health-hook`, on_switch: [`${base}/switch-hook`] },
@@ -172,7 +146,6 @@ describe('target failure under load', () => {
   it('loses no client request when a target dies while a sibling is healthy', async () => {
     const a = await startUpstream('a');
     const b = await startUpstream('b');
-    upstreams.push(b);
     app = await startSwitchyard([{ name: 'web', health_check: FAST_CHECK, stacks: { blue: { targets: [a.address, b.address] } } }]);
     const port = app.port('http');
     const agent = new Agent({ keepAlive: true, maxSockets: 20 });
@@ -185,7 +158,7 @@ describe('target failure under load', () => {
           killed = true;
           void a.close();
         }
-        const reply = await get(port, agent).catch(() => ({ status: 0, body: '' }));
+        const reply = await get(port, { agent }).catch(() => ({ status: 0, body: '' }));
         if (reply.status !== 200) failures++;
         served++;
       }

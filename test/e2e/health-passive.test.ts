@@ -1,36 +1,17 @@
-import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Switchyard } from '../../src/app.js';
-import type { SwitchyardEvent } from '../../src/state/events.js';
-import { startSwitchyard } from '../helpers/switchyard.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import type { SwitchyardEvent } from '../../src/events/bus.js';
+import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
+import { get } from '../helpers/http.js';
+import { startUpstream } from '../helpers/upstream.js';
 
 let app: Switchyard | undefined;
-const upstreams: Upstream[] = [];
-afterEach(async () => {
-  await app?.stop(0);
-  app = undefined;
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
-
-function get(port: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('passive ejection', () => {
   it('ejects a target answering 5xx between active checks, publishes it, and stops choosing it', async () => {
     // Passes its /health but fails real requests: only passive detection can catch it.
     const bad = await startUpstream('bad', (_req, res) => res.writeHead(500).end('boom'));
     const good = await startUpstream('good');
-    upstreams.push(bad, good);
     app = await startSwitchyard([
       { name: 'web', health_check: { path: '/health', interval: 60_000, response_timeout: 500 }, stacks: { blue: { targets: [bad.address, good.address] } } },
     ]);
@@ -55,7 +36,6 @@ describe('passive ejection', () => {
   it('honours upstream.max_fails and fail_timeout: one failure ejects, and the target returns after the cool-down', async () => {
     const bad = await startUpstream('bad', (_req, res) => res.writeHead(500).end('boom'));
     const good = await startUpstream('good');
-    upstreams.push(bad, good);
     app = await startSwitchyard(
       [{ name: 'web', health_check: { path: '/health', interval: 60_000, response_timeout: 500 }, stacks: { blue: { targets: [bad.address, good.address] } } }],
       { upstream: { max_fails: 1, fail_timeout: '300ms' } },
@@ -64,7 +44,8 @@ describe('passive ejection', () => {
     const bodies: string[] = [];
     for (let i = 0; i < 6; i++) bodies.push((await get(port)).body);
     expect(bodies.filter((b) => b === 'boom')).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 400));
+    const target = app.controller.service('web').stacks.get('blue')!.targets[0]!;
+    await waitFor(() => target.isAvailable(Date.now()), 5000, 'the 300 ms cool-down over');
     const after: string[] = [];
     for (let i = 0; i < 2; i++) after.push((await get(port)).body);
     expect(after).toContain('boom');

@@ -1,52 +1,20 @@
-import { execFile } from 'node:child_process';
-import { request } from 'node:http';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Switchyard } from '../../src/app.js';
-import type { SwitchyardEvent } from '../../src/state/events.js';
+import type { SwitchyardEvent } from '../../src/events/bus.js';
 import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { runCli as cli } from '../helpers/child-switchyard.js';
+import { get } from '../helpers/http.js';
+import { startBlueGreen, startUpstream } from '../helpers/upstream.js';
 
 // Run `npm run build` first: the CLI under test is dist/.
-const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
 const FAST_CHECK = { path: '/health', interval: 100, response_timeout: 150, healthy_threshold: 2, unhealthy_threshold: 2 };
 
 let app: Switchyard | undefined;
-const upstreams: Upstream[] = [];
-afterEach(async () => {
-  await app?.stop(0);
-  app = undefined;
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, SWITCHYARD_ADMIN_TOKEN: '' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-function get(port: number): Promise<{ status: number; body: string; type: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: res.headers['content-type'] }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 async function twoStacks(greenHealthy: () => boolean, extra: Record<string, unknown> = {}): Promise<Switchyard> {
-  const blue = await startUpstream('blue');
-  const green = await startUpstream('green', undefined, greenHealthy);
-  upstreams.push(blue, green);
-  return startSwitchyard([
-    { name: 'web', health_check: FAST_CHECK, stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } }, ...extra },
-  ]);
+  const { services } = await startBlueGreen({ health_check: FAST_CHECK, ...extra }, { green: greenHealthy });
+  return startSwitchyard(services);
 }
 
 describe('switch refusal from the CLI', () => {
@@ -93,7 +61,6 @@ describe('failover and passive events', () => {
     let blueUp = true;
     const blue = await startUpstream('blue', undefined, () => blueUp);
     const green = await startUpstream('green');
-    upstreams.push(blue, green);
     app = await startSwitchyard([
       { name: 'web', failover: true, health_check: FAST_CHECK, stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } } },
     ]);
@@ -131,7 +98,6 @@ describe('failover and passive events', () => {
   it('requires the bearer token on the event stream when one is configured', async () => {
     process.env.SWITCHYARD_HEALTH_TOKEN = 'sekrit-token';
     const up = await startUpstream('blue');
-    upstreams.push(up);
     app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [up.address] } } }], {
       admin: { listen: '127.0.0.1:0', token_env: 'SWITCHYARD_HEALTH_TOKEN' },
     });

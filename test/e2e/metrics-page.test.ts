@@ -1,19 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Switchyard } from '../../src/app.js';
 import { startSwitchyard } from '../helpers/switchyard.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { get as send } from '../helpers/http.js';
+import { startBlueGreen, startUpstream } from '../helpers/upstream.js';
 
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
 
 let app: Switchyard | undefined;
-const upstreams: Upstream[] = [];
-afterEach(async () => {
-  await app?.stop(0);
-  app = undefined;
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
 
 async function page(started: Switchyard): Promise<string> {
   const response = await fetch(`${started.adminUrl}/metrics`);
@@ -28,20 +22,13 @@ function value(text: string, series: string): number {
 
 describe('GET /metrics', () => {
   it('counts traffic per stack, switches, weights, health and certificates, with bounded labels', async () => {
-    const blue = await startUpstream('blue');
-    const green = await startUpstream('green');
-    upstreams.push(blue, green);
+    const { green, services } = await startBlueGreen({ hosts: ['web.test'] });
     process.env.SWITCHYARD_METRICS_TOKEN = 'tok';
-    app = await startSwitchyard([{ name: 'web', hosts: ['web.test'], stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } } }], {
+    app = await startSwitchyard(services, {
       admin: { listen: '127.0.0.1:0', token_env: 'SWITCHYARD_METRICS_TOKEN' },
     });
     const port = app.port('http');
-    const get = (path: string, host = 'web.test') =>
-      new Promise<void>((resolve, reject) => {
-        request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => res.resume().on('end', resolve))
-          .on('error', reject)
-          .end();
-      });
+    const get = (path: string, host = 'web.test') => send(port, { path, headers: { host } });
     for (let i = 0; i < 5; i++) await get(`/blue/${i}?q=${i}`);
     await app.controller.switchTo('web', 'green');
     for (let i = 0; i < 3; i++) await get(`/green/${i}`);

@@ -1,22 +1,13 @@
-import { Agent, request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Agent } from 'node:http';
+import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Switchyard } from '../../src/app.js';
 import { startSwitchyard } from '../helpers/switchyard.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { defer } from '../helpers/cleanup.js';
+import { get } from '../helpers/http.js';
+import { startBlueGreen } from '../helpers/upstream.js';
 
 let app: Switchyard | undefined;
-const upstreams: Upstream[] = [];
-const wsServers: WebSocketServer[] = [];
-afterEach(async () => {
-  for (const wss of wsServers.splice(0)) {
-    for (const ws of wss.clients) ws.terminate();
-    wss.close();
-  }
-  await app?.stop(0);
-  app = undefined;
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
 
 /** One acknowledged admin change: when it was sent, when it was acknowledged, the weights it set. */
 interface Change {
@@ -32,30 +23,21 @@ interface Answer {
   status: number;
 }
 
-function get(port: number, agent: Agent): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, agent }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 /** Blue and green upstreams (answering their name, and echoing WebSocket messages prefixed with it) behind switchyard. */
 async function blueGreen(service: Record<string, unknown> = {}): Promise<Switchyard> {
-  const stacks: Record<string, { targets: string[] }> = {};
-  for (const name of ['blue', 'green']) {
-    const up = await startUpstream(name);
-    upstreams.push(up);
+  const pair = await startBlueGreen(service);
+  for (const [name, up] of [
+    ['blue', pair.blue],
+    ['green', pair.green],
+  ] as const) {
     const wss = new WebSocketServer({ server: up.server });
     wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`${name}:${m.toString()}`)));
-    wsServers.push(wss);
-    stacks[name] = { targets: [up.address] };
+    defer(() => {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+    });
   }
-  app = await startSwitchyard([{ name: 'web', stacks, ...service }]);
+  app = await startSwitchyard(pair.services);
   return app;
 }
 
@@ -84,7 +66,8 @@ async function underLoad(
     while (running) {
       const startedAt = performance.now();
       try {
-        answers.push({ startedAt, ...(await get(port, agent)), endedAt: performance.now() });
+        const { status, body } = await get(port, { agent });
+        answers.push({ startedAt, status, body, endedAt: performance.now() });
       } catch {
         errors++;
       }
@@ -95,6 +78,7 @@ async function underLoad(
     const sentAt = performance.now();
     const weights = await change(i);
     changes.push({ sentAt, ackAt: performance.now(), weights });
+    // The pace of the flips is the point (each phase is judged by `decided`, not by its length).
     await new Promise((r) => setTimeout(r, 100));
   }
   running = false;

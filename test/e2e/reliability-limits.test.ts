@@ -1,8 +1,9 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Switchyard } from '../../src/app.js';
+import { defer } from '../helpers/cleanup.js';
 import { RawClient } from '../helpers/raw-http.js';
 import { startSpyUpstream, type SpyUpstream } from '../helpers/spy-upstream.js';
 import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
@@ -14,14 +15,6 @@ import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
 
 let app: Switchyard | undefined;
 let spy: SpyUpstream | undefined;
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  await app?.stop(0);
-  app = undefined;
-  await spy?.close();
-  spy = undefined;
-});
 
 /** switchyard (with `extra` config) in front of a fresh spy upstream; resolves with the proxy port. */
 async function proxyToSpy(extra: Record<string, unknown> = {}): Promise<number> {
@@ -58,7 +51,7 @@ async function startRecorder(): Promise<Recorder> {
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(
+  defer(
     () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();
@@ -75,23 +68,20 @@ describe('slow request bodies (limits.request_timeout)', () => {
     const client = new RawClient(port);
     await client.ready();
     client.write('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789');
-    await sleep(1600);
-    const closedIn = client.closed ? client.closedAt - client.opened : undefined;
+    // Far below the 10 s header_timeout a regression would fall back to (loose: a loaded box may be slow).
+    await waitFor(() => client.closed, 5000, 'the stalled request cut');
     client.destroy();
-    expect(closedIn).toBeDefined();
-    expect(closedIn).toBeLessThan(1600);
     // Small bodies (<= 64 KB) are buffered before the first attempt: nothing reaches the upstream.
     expect(spy!.received()).toBe('');
   });
 
-  it('cuts a stalled streaming body (> 64 KB Content-Length) and closes its upstream connection too', async () => {
+  it('cuts a stalled streaming body (longer than limits.request_buffer) and closes its upstream connection too', async () => {
     const recorder = await startRecorder();
-    const port = await proxyTo(recorder.address, { limits: { request_timeout: '500ms', header_timeout: '500ms' } });
+    const port = await proxyTo(recorder.address, { limits: { request_timeout: '500ms', header_timeout: '500ms', request_buffer: 4096 } });
     const client = new RawClient(port);
     await client.ready();
     client.write(`POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(10_000)}`);
-    await waitFor(() => client.closed, 2500);
-    expect(client.closedAt - client.opened).toBeLessThan(1700);
+    await waitFor(() => client.closed, 5000, 'the stalled streaming request cut');
     expect(client.text === '' || statusOf(client.text) === '408').toBe(true);
     // The head and the partial body streamed upstream; the upstream socket must then be closed (request aborted).
     await waitFor(() => recorder.conns.length > 0 && recorder.conns.every((c) => c.closed), 1000);
@@ -114,7 +104,7 @@ describe('WebSocket through the proxy', () => {
       ws.on('close', () => (upstreamClosed = true));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(
+    defer(
       () =>
         new Promise<void>((r) => {
           for (const c of wss.clients) c.terminate();
@@ -129,9 +119,10 @@ describe('WebSocket through the proxy', () => {
     let closeCode: number | undefined;
     client.on('error', () => undefined);
     client.on('close', (code) => (closeCode = code));
-    cleanups.push(() => client.terminate());
+    defer(() => client.terminate());
     await new Promise((r) => client.once('open', r));
 
+    // Time passing is the point: idle for 2 s, well past the 300 ms keepalive_timeout.
     await sleep(2000);
     expect(closeCode).toBeUndefined();
     expect(upstreamClosed).toBe(false);

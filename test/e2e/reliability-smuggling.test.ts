@@ -59,8 +59,9 @@ describe('hostile and malformed requests', () => {
   it('cuts a request whose body stalls past request_timeout, forwarding nothing', async () => {
     const before = spy.received().length;
     const started = Date.now();
-    await raw('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789', 5000);
-    expect(Date.now() - started).toBeLessThan(3500);
+    await raw('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789', 10_000);
+    // Cut by the proxy's 1 s request_timeout, not by our 10 s give-up (loose: a loaded box may be slow).
+    expect(Date.now() - started).toBeLessThan(8000);
     expect(spy.received().length).toBe(before);
   });
 
@@ -80,8 +81,9 @@ describe('hostile and malformed requests', () => {
 
   it('closes a slowloris connection that never finishes its head', async () => {
     const started = Date.now();
-    const answer = await raw('GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ', 5000);
-    expect(Date.now() - started).toBeLessThan(4500);
+    const answer = await raw('GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ', 10_000);
+    // Cut by the proxy's 500 ms header_timeout, not by our 10 s give-up (loose: a loaded box may be slow).
+    expect(Date.now() - started).toBeLessThan(8000);
     expect(answer === '' || /^HTTP\/1\.1 408 /.test(answer)).toBe(true);
   });
 });

@@ -1,22 +1,16 @@
 import { connect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Switchyard } from '../../src/app.js';
+import { track } from '../helpers/cleanup.js';
 import { startSwitchyard } from '../helpers/switchyard.js';
 
 let app: Switchyard | undefined;
-let wss: WebSocketServer | undefined;
-afterEach(async () => {
-  await app?.stop(0);
-  app = undefined;
-  wss?.close();
-  wss = undefined;
-});
 
 /** An echoing WebSocket upstream with no size limit of its own, behind switchyard with `limits`. */
 async function proxied(limits: Record<string, unknown>): Promise<WebSocket> {
-  wss = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: 0 });
-  await new Promise((r) => wss?.once('listening', r));
+  const wss = track(new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: 0 }));
+  await new Promise((r) => wss.once('listening', r));
   wss.on('connection', (ws) => ws.on('message', (m) => ws.send(m)));
   const address = `127.0.0.1:${(wss.address() as { port: number }).port}`;
   app = await startSwitchyard([{ name: 'ws', stacks: { blue: { targets: [address] } } }], { limits });
@@ -44,13 +38,15 @@ describe('proxied WebSocket limits', () => {
 
   it('keeps a WebSocket with traffic open past websocket_idle_timeout, and closes a silent one with 1001', async () => {
     const client = await proxied({ websocket_idle_timeout: '300ms', keepalive_timeout: '100ms' });
+    // Time passing is the point: a message every 100 ms for 600 ms, twice the idle timeout.
     for (let i = 0; i < 6; i++) {
       await new Promise((r) => setTimeout(r, 100));
       expect(await echo(client, Buffer.from('tick'))).toBe(4);
     }
     const started = Date.now();
     expect(await closeCode(client)).toBe(1001);
-    expect(Date.now() - started).toBeLessThan(1500);
+    // Closed by the 300 ms idle timeout, not kept open (loose above: a loaded box may be slow).
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('forwards a frame that arrived in the same packet as the upgrade request', async () => {

@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
 import type { HealthCheckConfig } from '../../src/config/schema.js';
+import { EventBus } from '../../src/events/bus.js';
 import { PassiveHealth } from '../../src/health/passive.js';
 import { judge, probe, probeRequest } from '../../src/health/probe.js';
 import { Target } from '../../src/pool/target.js';
@@ -87,7 +88,9 @@ describe('probe', () => {
     const started = Date.now();
     const result = await probe(check, new Target('web', 'blue', `127.0.0.1:${port}`, true));
     expect(result).toEqual({ ok: false, error: 'timeout after 100 ms' });
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Not before the timeout; loose above (the message names the 100 ms), for a loaded box.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(95);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('reports a refused connection', async () => {
@@ -101,18 +104,20 @@ describe('probe', () => {
 
 describe('PassiveHealth', () => {
   it('ejects a target after consecutive failures, and a success resets the count', () => {
-    const passive = new PassiveHealth({ failures: 3, cooldown: 10_000 });
-    const ejected: Target[] = [];
-    passive.onEject = (t) => ejected.push(t);
+    const events = new EventBus();
+    const passive = new PassiveHealth({ failures: 3, cooldown: 10_000 }, events);
+    const ejected: string[] = [];
+    events.subscribe((e) => e.type === 'health' && e.source === 'passive' && !e.healthy && ejected.push(e.target));
     const target = new Target('web', 'blue', '127.0.0.1:80', true);
-    passive.failure(target);
-    passive.failure(target);
+    const stack = [target, new Target('web', 'blue', '127.0.0.1:81', true)];
+    passive.failure(target, stack);
+    passive.failure(target, stack);
     passive.success(target);
-    passive.failure(target);
-    passive.failure(target);
+    passive.failure(target, stack);
+    passive.failure(target, stack);
     expect(target.isAvailable(Date.now())).toBe(true);
-    passive.failure(target);
-    expect(ejected).toEqual([target]);
+    passive.failure(target, stack);
+    expect(ejected).toEqual([target.address]);
     expect(target.isAvailable(Date.now())).toBe(false);
     expect(target.isAvailable(Date.now() + 10_001)).toBe(true);
   });

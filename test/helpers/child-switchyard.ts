@@ -1,7 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { trackInTest } from './cleanup.js';
+import { waitFor } from './switchyard.js';
 
 /** The built CLI (`npm test` builds it first). */
 export const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
@@ -41,24 +43,44 @@ export async function writeChildConfig(dir: string, services: string, extra = ''
   return { configPath, proxyPort, adminPort };
 }
 
-/** Starts `switchyard start --config` and waits until /healthz answers 200 (or the child dies). */
+/** Runs the CLI once with `args` (no admin token in its environment; killed after `timeout` ms); resolves with its exit code and output. */
+export function runCli(args: string[], timeout = 15_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, SWITCHYARD_ADMIN_TOKEN: '' }, timeout }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Starts `switchyard start --config` and waits until /healthz answers 200 (or the child dies).
+ * Started in a test, the child is SIGKILLed (if still running) when the test ends.
+ */
 export async function startChild(configPath: string, proxyPort: number, adminPort: number): Promise<ChildSwitchyard> {
   const child = spawn(process.execPath, [CLI, 'start', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  trackInTest({
+    close: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  });
   const adminUrl = `http://127.0.0.1:${adminPort}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`switchyard exited with ${child.exitCode}: ${output}`);
-    if (Date.now() > deadline) throw new Error(`switchyard did not become ready: ${output}`);
-    const ok = await fetch(`${adminUrl}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`switchyard exited with ${child.exitCode}: ${output}`);
+      return fetch(`${adminUrl}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+    },
+    15_000,
+    'switchyard ready',
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}: ${output}`);
+  });
   return { child, proxyPort, adminUrl, configPath, output: () => output, exited };
 }

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { trackInTest } from './cleanup.js';
 
 /** How a faulty upstream misbehaves. */
 export type Fault =
@@ -36,7 +37,7 @@ const BROKEN: Partial<Record<Fault, string>> = {
   'bad-chunk': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n',
 };
 
-/** Starts an in-process upstream with `fault`, built on node:net so the misbehaviour is exact. */
+/** Starts an in-process upstream with `fault`, built on node:net so the misbehaviour is exact; closed when the test ends. */
 export async function startFaultyUpstream(fault: Fault, body = 'ok'): Promise<FaultyUpstream> {
   const sockets = new Set<Socket>();
   let connections = 0;
@@ -75,5 +76,5 @@ export async function startFaultyUpstream(fault: Fault, body = 'ok'): Promise<Fa
       if (!server.listening) return resolve();
       server.close(() => resolve());
     });
-  return { address: `127.0.0.1:${port}`, connections: () => connections, requests: () => requests, kill, close: kill };
+  return trackInTest<FaultyUpstream>({ address: `127.0.0.1:${port}`, connections: () => connections, requests: () => requests, kill, close: kill });
 }

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { trackInTest } from './cleanup.js';
 
 /** A raw TCP upstream that records every byte it receives and answers each request head with a 200. */
 export interface SpyUpstream {
@@ -8,6 +9,7 @@ export interface SpyUpstream {
   close(): Promise<void>;
 }
 
+/** Starts a spy upstream on a free loopback port; started in a test, it is closed when the test ends. */
 export async function startSpyUpstream(): Promise<SpyUpstream> {
   let received = '';
   const sockets = new Set<Socket>();
@@ -27,7 +29,7 @@ export async function startSpyUpstream(): Promise<SpyUpstream> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
+  return trackInTest<SpyUpstream>({
     address: `127.0.0.1:${(server.address() as { port: number }).port}`,
     received: () => received,
     close: () =>
@@ -35,5 +37,5 @@ export async function startSpyUpstream(): Promise<SpyUpstream> {
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
-  };
+  });
 }

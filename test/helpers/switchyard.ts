@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Switchyard } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
+import { trackInTest } from './cleanup.js';
 
 /** A fresh temp dir for state and certificates. */
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'switchyard-test-'));
 }
 
-/** Starts a whole switchyard on free ports; `extra` is merged over a minimal config. */
+/** Starts a whole switchyard on free ports; `extra` is merged over a minimal config. Started in a test, it is stopped when the test ends. */
 export async function startSwitchyard(services: unknown[], extra: Record<string, unknown> = {}, dir = tempDir()): Promise<Switchyard> {
   const config = validateConfig({
     listeners: [{ name: 'http', port: 0, address: '127.0.0.1' }],
@@ -21,14 +22,14 @@ export async function startSwitchyard(services: unknown[], extra: Record<string,
     services,
     ...extra,
   });
-  return Switchyard.start(config, pino({ level: 'silent' }));
+  return trackInTest(await Switchyard.start(config, pino({ level: 'silent' })));
 }
 
-/** Polls `predicate` until it holds or `ms` pass. */
-export async function waitFor(predicate: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+/** Polls `predicate` until it holds, or rejects once `ms` pass (or when `predicate` throws). */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
+    if (Date.now() > deadline) throw new Error(`${what} not met in ${ms} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -15,9 +15,12 @@ describe('selectorFor', () => {
 
   it('least_conn picks the target with the fewest requests in flight', () => {
     const ts = make(3);
-    ts[0]!.inFlight = 5;
-    ts[1]!.inFlight = 1;
-    ts[2]!.inFlight = 3;
+    const load = (t: Target, n: number) => {
+      for (let i = 0; i < n; i++) t.beginRequest();
+    };
+    load(ts[0]!, 5);
+    load(ts[1]!, 1);
+    load(ts[2]!, 3);
     const pick = selectorFor('least_conn');
     const cursor = { next: 0 };
     for (let i = 0; i < 3; i++) expect(pick(ts, Date.now(), cursor, undefined)).toBe(ts[1]);
@@ -25,7 +28,7 @@ describe('selectorFor', () => {
 
   it('random_two prefers the less loaded of its draws and only returns available targets', () => {
     const ts = make(4);
-    ts[0]!.inFlight = 100;
+    for (let i = 0; i < 100; i++) ts[0]!.beginRequest();
     const pick = selectorFor('random_two');
     const cursor = { next: 0 };
     const counts = new Map<Target, number>();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyUpstreamError, isTargetFault, MAX_RETRIES, shouldRetry, statusForFailure, type RetryFacts } from '../../src/proxy/upstream-errors.js';
+import { classifyUpstreamError, failureResponse, isTargetFault, MAX_RETRIES, shouldRetry, type RetryFacts } from '../../src/proxy/upstream-errors.js';
 
 const facts = (over: Partial<RetryFacts>): RetryFacts => ({
   kind: 'reset',
@@ -45,13 +45,13 @@ describe('isTargetFault', () => {
   });
 });
 
-describe('classifyUpstreamError and statusForFailure', () => {
-  it('maps errors to kinds and kinds to 502/504', () => {
+describe('classifyUpstreamError and failureResponse', () => {
+  it('maps errors to kinds and kinds to 502/504 with their codes', () => {
     expect(classifyUpstreamError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }), true)).toBe('connect');
     expect(classifyUpstreamError(Object.assign(new Error('x'), { code: 'HPE_INVALID_CONSTANT' }), true)).toBe('protocol');
     expect(classifyUpstreamError(Object.assign(new Error('x'), { code: 'ECONNRESET' }), true)).toBe('reset');
     expect(classifyUpstreamError(Object.assign(new Error('x'), { code: 'ECONNRESET' }), false)).toBe('connect');
-    expect(statusForFailure('timeout')).toBe(504);
-    expect(statusForFailure('reset')).toBe(502);
+    expect(failureResponse('timeout')).toEqual({ code: 'UPSTREAM_TIMEOUT', status: 504 });
+    for (const kind of ['connect', 'reset', 'protocol', '5xx'] as const) expect(failureResponse(kind)).toEqual({ code: 'UPSTREAM_FAILED', status: 502 });
   });
 });

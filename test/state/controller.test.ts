@@ -5,7 +5,7 @@ import { validateConfig } from '../../src/config/load.js';
 import { SwitchyardError } from '../../src/errors.js';
 import { StateController } from '../../src/state/controller.js';
 import { FileStateStore } from '../../src/state/file-store.js';
-import type { PersistedState } from '../../src/state/types.js';
+import type { PersistedState } from '../../src/state/stored-state.js';
 import { tempDir } from '../helpers/switchyard.js';
 
 /** A real file store whose writes take a while and can be made to fail; it records overlap. */
@@ -19,6 +19,7 @@ class SlowStore extends FileStateStore {
     this.writing++;
     this.mostAtOnce = Math.max(this.mostAtOnce, this.writing);
     try {
+      // A slow disk on purpose (time passing is the point): overlapping writes would show in mostAtOnce.
       await new Promise((r) => setTimeout(r, 5));
       if (this.failNext) {
         this.failNext = false;

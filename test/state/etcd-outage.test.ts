@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SwitchyardError } from '../../src/errors.js';
 import type { StoreChange } from '../../src/state/etcd/store-watch.js';
 import { EtcdStateStore, type EtcdStateStoreOptions } from '../../src/state/etcd/store.js';
-import type { ServiceState } from '../../src/state/types.js';
+import type { ServiceState } from '../../src/routing/service-state.js';
 import { type EtcdCluster, etcdAvailable, startEtcd } from '../helpers/etcd.js';
 
 const hasEtcd = etcdAvailable(import.meta.filename);
@@ -108,7 +108,15 @@ describe.skipIf(!hasEtcd)('EtcdStateStore when etcd goes away', () => {
     const b = store('b', prefix);
     const current = (await b.loadAll()).services.get('web')!;
     const next = await b.put('web', state(3), current.modRevision);
-    await expect.poll(() => changes.at(-1)?.kind === 'service' && changes.at(-1)?.revision, { timeout: 5000 }).toBe(next.modRevision);
+    await expect
+      .poll(
+        () => {
+          const last = changes.at(-1);
+          return last?.kind === 'service' && last.revision;
+        },
+        { timeout: 5000 },
+      )
+      .toBe(next.modRevision);
     const expected = current.modRevision > stored.modRevision ? [current.modRevision, next.modRevision] : [next.modRevision];
     expect(changes.map((c) => c.kind === 'service' && c.revision)).toEqual(expected);
     await expect.poll(() => a.connected, { timeout: 5000 }).toBe(true);

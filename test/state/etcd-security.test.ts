@@ -3,7 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SwitchyardError } from '../../src/errors.js';
 import type { StoreChange } from '../../src/state/etcd/store-watch.js';
 import { EtcdStateStore, type EtcdStateStoreOptions } from '../../src/state/etcd/store.js';
-import type { ServiceState } from '../../src/state/types.js';
+import type { ServiceState } from '../../src/routing/service-state.js';
 import { type EtcdCluster, enableAuth, etcdAvailable, startEtcd } from '../helpers/etcd.js';
 
 const hasEtcd = etcdAvailable(import.meta.filename);

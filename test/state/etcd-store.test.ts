@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SwitchyardError } from '../../src/errors.js';
 import type { StoreChange } from '../../src/state/etcd/store-watch.js';
 import { EtcdStateStore, type EtcdStateStoreOptions, StoreConflictError } from '../../src/state/etcd/store.js';
-import type { ServiceState } from '../../src/state/types.js';
+import type { ServiceState } from '../../src/routing/service-state.js';
 import { b64, type EtcdCluster, etcdAvailable, gateway, startEtcd } from '../helpers/etcd.js';
 
 const hasEtcd = etcdAvailable(import.meta.filename);

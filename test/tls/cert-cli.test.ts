@@ -9,7 +9,6 @@ import { createAdminApp } from '../../src/admin/app.js';
 import { registerCertificateRoutes } from '../../src/admin/routes/certificates.js';
 import { AdminClient } from '../../src/cli/admin-client.js';
 import { registerCertCommands } from '../../src/cli/commands/cert.js';
-import { EventBus } from '../../src/state/events.js';
 import { CertificateStore } from '../../src/tls/store.js';
 import { opensslCert, removeTempDirs, tempDir } from './fixtures.js';
 
@@ -33,7 +32,7 @@ describe('switchyard cert', () => {
   beforeEach(async () => {
     store = await CertificateStore.open(tempDir(), log);
     app = createAdminApp({ token: undefined, loopback: true, bodyLimit: 1_048_576, log });
-    registerCertificateRoutes(app, { store, defaultCerts: () => new Set(), events: new EventBus() });
+    registerCertificateRoutes(app, { store, defaultCerts: () => new Set() });
     await app.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   });

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/admin/app.js';
 import { registerCertificateRoutes } from '../../src/admin/routes/certificates.js';
-import { EventBus, type SwitchyardEvent } from '../../src/state/events.js';
+import { EventBus, type SwitchyardEvent } from '../../src/events/bus.js';
 import { CertificateStore } from '../../src/tls/store.js';
 import { fingerprintOf, opensslCert, removeTempDirs, tempDir, type Pem } from './fixtures.js';
 
@@ -23,13 +23,13 @@ describe('certificate routes', () => {
   });
   afterAll(removeTempDirs);
   beforeEach(async () => {
-    store = await CertificateStore.open(tempDir(), log);
     const bus = new EventBus();
     events = [];
     bus.subscribe((event) => events.push(event));
+    store = await CertificateStore.open(tempDir(), log, bus);
     defaults = new Set(['localhost']);
     app = createAdminApp({ token: undefined, loopback: true, bodyLimit: 1_048_576, log });
-    registerCertificateRoutes(app, { store, defaultCerts: () => defaults, events: bus });
+    registerCertificateRoutes(app, { store, defaultCerts: () => defaults });
     await app.ready();
   });
   afterEach(() => app.close());
@@ -124,7 +124,11 @@ describe('certificate routes', () => {
       expect(response.statusCode).toBe(200);
       expect(response.json()).toEqual({ deleted: 'ec' });
       expect(store.has('ec')).toBe(false);
-      expect(events).toMatchObject([{ type: 'certificate', name: 'ec', action: 'deleted', fingerprint256: fingerprintOf(ec.certPem) }]);
+      // The store publishes every change, whoever made it: the add above, then the delete.
+      expect(events).toMatchObject([
+        { type: 'certificate', name: 'ec', action: 'added' },
+        { type: 'certificate', name: 'ec', action: 'deleted', fingerprint256: fingerprintOf(ec.certPem) },
+      ]);
     });
 
     it("refuses with 409 CERTIFICATE_IN_USE while it is a listener's default_cert", async () => {

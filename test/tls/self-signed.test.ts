@@ -56,7 +56,8 @@ describe('generateSelfSigned', () => {
   it('does not block the event loop while generating', async () => {
     // forge's pure-JS RSA key generation would stall the loop for about a second.
     const stall = await longestStall(() => Promise.all([generateSelfSigned(['a.test']), generateSelfSigned(['b.test'])]));
-    expect(stall).toBeLessThan(250);
+    // Loose (a loaded box stalls too): two synchronous key generations would stall it for seconds.
+    expect(stall).toBeLessThan(500);
   });
 
   it('refuses out-of-range days', async () => {

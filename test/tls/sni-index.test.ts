@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeServername, SniIndex } from '../../src/tls/sni-index.js';
+import { SniIndex } from '../../src/tls/sni-index.js';
 
 const item = (id: string, ...hosts: string[]) => ({ id, hosts });
 
@@ -55,12 +55,5 @@ describe('SniIndex', () => {
       index.remove(item('other', 'a.test'));
       expect(index.lookup('a.test')?.id).toBe('held');
     });
-  });
-});
-
-describe('normalizeServername', () => {
-  it('lower-cases and drops one trailing dot', () => {
-    expect(normalizeServername('WWW.Example.com.')).toBe('www.example.com');
-    expect(normalizeServername('plain')).toBe('plain');
   });
 });

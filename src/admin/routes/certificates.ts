@@ -1,16 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { SwitchyardError } from '../../errors.js';
-import type { EventBus } from '../../state/events.js';
 import { CERTIFICATE_NAME_PATTERN } from '../../tls/names.js';
 import { MAX_SELF_SIGNED_DAYS, MAX_SELF_SIGNED_HOSTS } from '../../tls/self-signed.js';
-import type { CertificateInfo, CertificateStore } from '../../tls/store.js';
+import type { CertificateStore } from '../../tls/store.js';
 
 /** What the certificate routes read and call. */
 export interface CertificateRoutesDeps {
   readonly store: CertificateStore;
   /** Names that are some listener's `default_cert` (these cannot be deleted). */
   readonly defaultCerts: () => ReadonlySet<string>;
-  readonly events: EventBus;
 }
 
 interface NameParams {
@@ -53,33 +51,23 @@ const selfSignedBody = {
 /**
  * Registers /v1/certificates: list, upload (add or replace, 201 when new, 200 when
  * replaced), self-signed generation, delete (409 while a listener's default_cert).
- * Every change is live for the next handshake and published on the event bus.
+ * Every change is live for the next handshake; the store publishes it on the event bus.
  */
 export function registerCertificateRoutes(app: FastifyInstance, deps: CertificateRoutesDeps): void {
-  const { store, events } = deps;
-  const published = (info: CertificateInfo, replaced: boolean) => {
-    events.publish({
-      type: 'certificate',
-      time: new Date().toISOString(),
-      name: info.name,
-      action: replaced ? 'replaced' : 'added',
-      fingerprint256: info.fingerprint256,
-    });
-    return { certificate: info };
-  };
+  const { store } = deps;
 
   app.get('/v1/certificates', async () => ({ certificates: store.list() }));
 
   app.post<{ Body: AddBody }>('/v1/certificates', { schema: { body: addBody } }, async (request, reply) => {
     const { info, replaced } = await store.add(request.body.name, request.body.cert, request.body.key);
     void reply.code(replaced ? 200 : 201);
-    return published(info, replaced);
+    return { certificate: info };
   });
 
   app.post<{ Body: SelfSignedBody }>('/v1/certificates/self-signed', { schema: { body: selfSignedBody } }, async (request, reply) => {
     const { info, replaced } = await store.addSelfSigned(request.body.name, request.body.hosts, request.body.days);
     void reply.code(replaced ? 200 : 201);
-    return published(info, replaced);
+    return { certificate: info };
   });
 
   app.delete<{ Params: NameParams }>('/v1/certificates/:name', async (request) => {
@@ -89,7 +77,6 @@ export function registerCertificateRoutes(app: FastifyInstance, deps: Certificat
     if (deps.defaultCerts().has(target))
       throw new SwitchyardError('CERTIFICATE_IN_USE', `certificate "${target}" is a listener default_cert; change the listener first`);
     await store.delete(target);
-    events.publish({ type: 'certificate', time: new Date().toISOString(), name: target, action: 'deleted', fingerprint256: info.fingerprint256 });
     return { deleted: target };
   });
 }

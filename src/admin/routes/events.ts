@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { EventBus } from '../../state/events.js';
+import type { EventBus } from '../../events/bus.js';
+import { refuse } from '../../proxy/refuse.js';
 import { foreignOrigin, tokenMatches } from '../guards.js';
 
 /** What the event stream needs: the admin server, its guards and the bus. */
@@ -10,10 +11,6 @@ export interface EventStreamOptions {
   readonly events: EventBus;
   readonly token: string | undefined;
   readonly loopback: boolean;
-}
-
-function refuse(socket: Duplex, status: string): void {
-  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 /**
@@ -26,9 +23,9 @@ export function attachEventStream(options: EventStreamOptions): () => void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
   options.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    if (req.url?.split('?')[0] !== '/v1/events') return refuse(socket, '404 Not Found');
-    if (options.loopback && foreignOrigin(req.headers.host, req.headers.origin)) return refuse(socket, '403 Forbidden');
-    if (options.token !== undefined && !tokenMatches(req.headers.authorization, options.token)) return refuse(socket, '401 Unauthorized');
+    if (req.url?.split('?')[0] !== '/v1/events') return refuse(socket, 'NOT_FOUND');
+    if (options.loopback && foreignOrigin(req.headers.host, req.headers.origin)) return refuse(socket, 'FORBIDDEN_ORIGIN');
+    if (options.token !== undefined && !tokenMatches(req.headers.authorization, options.token)) return refuse(socket, 'UNAUTHORIZED');
     wss.handleUpgrade(req, socket, head, (ws) => {
       const unsubscribe = options.events.subscribe((event) => {
         // A client that cannot keep up is cut rather than buffered without bound.

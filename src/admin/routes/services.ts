@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { TARGET_PATTERN } from '../../config/schema.js';
+import { targetProblem } from '../../config/target-address.js';
 import { SwitchyardError } from '../../errors.js';
 import type { ServiceRoute } from '../../routing/service-route.js';
 import type { MutationOptions, StateController } from '../../state/controller.js';
@@ -48,8 +48,18 @@ const targetsBody = {
   type: 'object',
   required: ['targets'],
   additionalProperties: false,
-  properties: { targets: { type: 'array', maxItems: 10_000, items: { type: 'string', pattern: TARGET_PATTERN.source } }, reason },
+  // Each entry is checked by the one target rule in the handler, so a bad one gets INVALID_TARGET naming it.
+  properties: { targets: { type: 'array', maxItems: 10_000, items: { type: 'string' } }, reason },
 } as const;
+
+/** Refuses the first target the config would refuse too (issue 11: `a:99999` was stored, then crashed the checker). */
+function checkTargets(targets: readonly string[]): void {
+  targets.forEach((target, i) => {
+    const problem = targetProblem(target);
+    const shown = target.length > 100 ? `${target.slice(0, 100)}…` : target;
+    if (problem !== undefined) throw new SwitchyardError('INVALID_TARGET', `targets[${i}] ${JSON.stringify(shown)}: ${problem}`);
+  });
+}
 
 function mutationOptions(request: FastifyRequest, body: { force?: boolean; reason?: string } | null | undefined): MutationOptions {
   const ifMatch = parseIfMatch(request.headers['if-match']);
@@ -99,7 +109,12 @@ export function registerServiceRoutes(app: FastifyInstance, deps: ServiceRoutesD
   app.put<{ Params: StackParams; Body: { targets: string[]; reason?: string } }>(
     '/v1/services/:service/stacks/:stack/targets',
     { schema: { body: targetsBody } },
-    async (request, reply) =>
-      send(reply, await controller.setTargets(request.params.service, request.params.stack, request.body.targets, mutationOptions(request, request.body))),
+    async (request, reply) => {
+      checkTargets(request.body.targets);
+      return send(
+        reply,
+        await controller.setTargets(request.params.service, request.params.stack, request.body.targets, mutationOptions(request, request.body)),
+      );
+    },
   );
 }

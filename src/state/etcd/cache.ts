@@ -1,5 +1,6 @@
 import { FileStateStore } from '../file-store.js';
-import type { PersistedState, ServiceState } from '../types.js';
+import type { ServiceState } from '../../routing/service-state.js';
+import type { PersistedState } from '../stored-state.js';
 
 /**
  * The local copy of the services' state in etcd (`state.path`), rewritten after every

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ServiceState } from '../types.js';
+import type { ServiceState } from '../../routing/service-state.js';
 
 /*
  * Key layout under the prefix (default /switchyard/), values are JSON:

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { SwitchyardError } from '../../errors.js';
-import type { PersistedState, ServiceState } from '../types.js';
+import type { ServiceState } from '../../routing/service-state.js';
+import type { PersistedState } from '../stored-state.js';
 import { StateCache } from './cache.js';
 import { type ConnectionListener, EtcdClient, type EtcdClientOptions } from './client.js';
 import { waitForFleet } from './fleet-wait.js';

@@ -22,9 +22,3 @@ export interface ServiceState {
   readonly targets: Readonly<Record<string, readonly string[]>>;
   readonly history: readonly HistoryEntry[];
 }
-
-/** The durable document. */
-export interface PersistedState {
-  readonly version: 1;
-  readonly services: Readonly<Record<string, ServiceState>>;
-}

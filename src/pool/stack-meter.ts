@@ -1,5 +1,7 @@
-import type { Target } from '../pool/target.js';
-import type { UpstreamErrorKind } from '../proxy/upstream-errors.js';
+import type { Target } from './target.js';
+
+/** What went wrong talking to an upstream; also the `kind` label of upstream error metrics. */
+export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'protocol' | '5xx';
 
 /**
  * Pre-bound per-stack instruments the request path reports to. Built once per

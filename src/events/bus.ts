@@ -1,4 +1,4 @@
-import type { Weights } from './types.js';
+import type { Weights } from '../routing/service-state.js';
 
 /** Events published on the admin event stream and to webhooks. */
 export type SwitchyardEvent =
@@ -22,6 +22,7 @@ export class EventBus {
     return () => this.listeners.delete(listener);
   }
 
+  /** Hands `event` to every listener, in subscription order. */
   publish(event: SwitchyardEvent): void {
     for (const listener of this.listeners) {
       try {
