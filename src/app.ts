@@ -16,7 +16,9 @@ import { NOOP_METER } from './pool/stack-meter.js';
 import { DataPath } from './proxy/data-path.js';
 import type { WebSocketRegistry } from './proxy/websocket.js';
 import { StateController } from './state/controller.js';
-import { FileStateStore } from './state/file-store.js';
+import { FleetStateStore } from './state/etcd/fleet-store.js';
+import type { FileStateStore } from './state/file-store.js';
+import { createStateStore } from './state/open-store.js';
 import { CertificateStore } from './tls/store.js';
 
 /** A running switchyard: listeners, admin API, state. Construction and wiring only; each concern lives in its own module. */
@@ -28,17 +30,32 @@ export class Switchyard {
   private readonly health: HealthChecker;
   private readonly proxy: DataPath;
   private readonly closeEventStream: () => void;
+  /** The fleet's shared state, when `state.store` is etcd. */
+  private readonly fleet: FleetStateStore | undefined;
   private demo: Server[] = [];
   private stopping = false;
 
-  private constructor(controller: StateController, certificates: CertificateStore, log: Logger, token: string | undefined) {
+  private constructor(
+    controller: StateController,
+    certificates: CertificateStore,
+    log: Logger,
+    token: string | undefined,
+    store: FileStateStore | FleetStateStore,
+  ) {
     this.controller = controller;
     this.certificates = certificates;
     this.log = log;
+    const fleet = store instanceof FleetStateStore ? store : undefined;
+    this.fleet = fleet;
     const { events, currentConfig: config } = controller;
     const websockets = (service: string, stack: string) => this.proxy.websockets.count(service, stack);
     const metrics = config.metrics.enabled
-      ? new Metrics({ snapshot: () => controller.snapshot, websockets, certificates: () => certificates.list() })
+      ? new Metrics({
+          snapshot: () => controller.snapshot,
+          websockets,
+          certificates: () => certificates.list(),
+          storeConnected: () => fleet?.connected ?? true,
+        })
       : undefined;
     if (metrics) controller.useMeters((service, stack) => metrics.meterFor(service, stack));
     this.health = new HealthChecker(controller);
@@ -47,7 +64,7 @@ export class Switchyard {
     for (const listener of [eventLog(log), hooks, this.proxy.onEvent, ...(metrics ? [metrics.onEvent] : [])]) events.subscribe(listener);
     const defaultCerts = () => this.proxy.defaultCerts();
     const stopping = () => this.stopping;
-    const admin = createAdminServer({ config, token, controller, certificates, websockets, defaultCerts, stopping, metrics: metrics?.registry, log });
+    const admin = createAdminServer({ config, token, controller, certificates, websockets, defaultCerts, stopping, metrics: metrics?.registry, fleet, log });
     this.admin = admin.app;
     this.closeEventStream = admin.closeEventStream;
   }
@@ -56,19 +73,40 @@ export class Switchyard {
   static async start(config: Config, log: Logger): Promise<Switchyard> {
     const token = adminToken(config);
     const events = new EventBus();
-    const controller = await StateController.open(config, new FileStateStore(config.state.path, log), log, { events });
-    const app = new Switchyard(controller, await CertificateStore.open(config.certs_dir, log, events), log, token);
+    const store = createStateStore(config, log);
+    let app: Switchyard;
     try {
+      const controller = await StateController.open(config, store, log, { events });
+      app = new Switchyard(controller, await CertificateStore.open(config.certs_dir, log, events), log, token, store);
+    } catch (err) {
+      if (store instanceof FleetStateStore) await store.close();
+      throw err;
+    }
+    try {
+      await app.followFleet();
       if (config.demo_backends) app.demo = await startDemoBackends(config, log);
       await app.health.start();
       await app.proxy.start(config);
       await app.admin.listen(splitHostPort(config.admin.listen));
+      await app.fleet?.join(app.adminUrl);
     } catch (err) {
       await app.stop(0);
       throw err;
     }
     log.info({ admin: app.adminUrl, listeners: app.proxy.ports() }, 'switchyard started');
     return app;
+  }
+
+  /** In a fleet: certificate changes go through etcd, others' changes come in (certificates installed before listeners open). */
+  private async followFleet(): Promise<void> {
+    const { fleet, controller, certificates } = this;
+    if (!fleet) return;
+    certificates.replicateTo(fleet);
+    await fleet.follow({
+      services: (changes, full) => controller.applyRemote(changes, full),
+      certificates: (name, pem, origin) => certificates.applyRemote(name, pem, origin),
+      config: () => controller.currentConfig,
+    });
   }
 
   /** Base URL of the admin API. */
@@ -114,5 +152,7 @@ export class Switchyard {
     await this.admin.close();
     await Promise.all(this.demo.map((s) => new Promise((resolve) => s.close(resolve))));
     this.demo = [];
+    // Last: leaving the fleet revokes the member lease, so ?wait=all elsewhere stops waiting for this instance.
+    await this.fleet?.close();
   }
 }

@@ -20,6 +20,7 @@ export const ERRORS = {
   STACK_UNHEALTHY: { status: 409, message: 'The stack has no healthy target' },
   CERTIFICATE_IN_USE: { status: 409, message: 'The certificate is a listener default_cert' },
   NO_HISTORY: { status: 409, message: 'There is no earlier state to roll back to' },
+  CONCURRENT_CHANGE: { status: 409, message: 'The service kept changing through other fleet instances; try again' },
   PRECONDITION_FAILED: { status: 412, message: 'If-Match names an older generation' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   URI_TOO_LONG: { status: 414, message: 'The request target is too long' },

@@ -4,11 +4,13 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { splitHostPort } from '../net/host-port.js';
 import type { StateController } from '../state/controller.js';
+import type { FleetMember } from '../state/etcd/records.js';
 import type { CertificateStore } from '../tls/store.js';
 import { createAdminApp } from './app.js';
 import { isLoopbackHost } from './guards.js';
 import { registerCertificateRoutes } from './routes/certificates.js';
 import { attachEventStream } from './routes/events.js';
+import { registerFleetRoute } from './routes/fleet.js';
 import { registerHealthRoute } from './routes/health.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { registerServiceRoutes } from './routes/services.js';
@@ -36,6 +38,8 @@ export interface AdminDeps {
   readonly stopping: () => boolean;
   /** The metrics registry served on /metrics; none when metrics are disabled (404). */
   readonly metrics: Registry | undefined;
+  /** The fleet this instance belongs to (`state.store: etcd`); undefined with the state file. */
+  readonly fleet: { members(): Promise<FleetMember[]> } | undefined;
   readonly log: Logger;
 }
 
@@ -57,6 +61,7 @@ export function createAdminServer(deps: AdminDeps): { app: FastifyInstance; clos
   const expiringCertificates = () => certificates.list().flatMap((c) => (c.expires_soon ? [c.name] : []));
   registerServiceRoutes(app, { controller, websockets: deps.websockets, expiringCertificates });
   registerCertificateRoutes(app, { store: certificates, defaultCerts: deps.defaultCerts });
+  registerFleetRoute(app, deps.fleet);
   if (deps.metrics) registerMetricsRoute(app, deps.metrics);
   const closeEventStream = attachEventStream({ server: app.server, events: controller.events, token, loopback });
   return { app, closeEventStream };

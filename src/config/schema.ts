@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { normalizeHostName } from '../net/host-name.js';
+import { etcdStateConfig } from '../state/etcd/config.js';
 import { parseDuration } from './duration.js';
 import { targetProblem } from './target-address.js';
 
@@ -151,6 +152,16 @@ const listener = z
   })
   .strict();
 
+/** `state` with the embedded file store: one JSON file, this instance alone. */
+const fileState = z
+  .object({
+    /** `file` (default) or `etcd` (SPEC §9). */
+    store: z.literal('file').default('file'),
+    /** The state file. */
+    path: z.string().default('state/switchyard.json'),
+  })
+  .strict();
+
 const hookUrls = z.union([z.url(), z.array(z.url())]).transform((v) => (Array.isArray(v) ? v : [v]));
 
 /** The whole config file. */
@@ -170,14 +181,8 @@ export const configSchema = z
       .strict()
       .prefault({})
       .meta(RESTART_ONLY),
-    state: z
-      .object({
-        store: z.enum(['file']).default('file'),
-        path: z.string().default('state/switchyard.json'),
-      })
-      .strict()
-      .prefault({})
-      .meta(RESTART_ONLY),
+    /** Where runtime state (weights, targets, history) is kept: a file (default) or etcd, shared by a fleet. */
+    state: z.discriminatedUnion('store', [fileState, etcdStateConfig], { error: 'store must be "file" or "etcd"' }).prefault({}).meta(RESTART_ONLY),
     /** Directory of certificates and keys. */
     certs_dir: z.string().default('certs').meta(RESTART_ONLY),
     /** Start tiny demo backends at the demo service's loopback targets. */

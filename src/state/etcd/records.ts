@@ -1,16 +1,18 @@
 import { z } from 'zod';
 import type { ServiceState } from '../../routing/service-state.js';
+import type { MutationEvent } from '../state-store.js';
 
 /*
  * Key layout under the prefix (default /switchyard/), values are JSON:
  *
- *   <prefix>services/<name>  {"origin","time","state":{generation,weights,targets,history}}
+ *   <prefix>services/<name>  {"origin","time","state":{generation,weights,targets,history},"event"}
  *   <prefix>certs/<name>     {"origin","time","cert","key"}          (PEM; key as safe as etcd)
  *   <prefix>members/<id>     {"id","address","generation","last_seen"} (attached to a 10 s lease)
  *
  * History lives inside the service key: a switch changes weights and appends history in
  * one conditional put, rollback reads both, and 100 entries stay far below etcd's
- * 1.5 MiB value limit. Names are escaped only for "%" and "/" so etcdctl output stays readable.
+ * 1.5 MiB value limit. `event` is the event the writer published (switch, weights,
+ * rollback or targets), so every instance publishes the same one. Names are escaped only for "%" and "/" so etcdctl output stays readable.
  */
 
 /** One service's runtime state as stored in etcd, with where and when it was written. */
@@ -22,6 +24,8 @@ export interface StoredService {
   readonly time: string;
   /** etcd mod_revision of the key: the version a conditional put must name. */
   readonly modRevision: number;
+  /** The event the writer published for this change, if it stored one. */
+  readonly event?: MutationEvent | undefined;
 }
 
 /** An uploaded certificate as stored in etcd. */
@@ -52,8 +56,14 @@ const serviceState = z.object({
   history: z.array(z.object({ time: z.string(), from: weights, to: weights, reason: z.string(), actor: z.string(), generation: z.number().int() })),
 });
 
-/** The JSON of a services/<name> value. */
-export const serviceValue = z.object({ origin: z.string(), time: z.string(), state: serviceState });
+const eventBase = { time: z.string(), service: z.string(), generation: z.number().int(), origin: z.string().optional() };
+const mutationEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.enum(['switch', 'weights', 'rollback']), ...eventBase, from: weights, to: weights, active: z.string(), reason: z.string() }),
+  z.object({ type: z.literal('targets'), ...eventBase, stack: z.string(), targets: z.array(z.string()) }),
+]);
+
+/** The JSON of a services/<name> value; an unreadable `event` is dropped, the state still counts. */
+export const serviceValue = z.object({ origin: z.string(), time: z.string(), state: serviceState, event: mutationEvent.optional().catch(undefined) });
 /** The JSON of a certs/<name> value. */
 export const certValue = z.object({ origin: z.string(), time: z.string(), cert: z.string(), key: z.string() });
 /** The JSON of a members/<id> value. */
@@ -83,7 +93,10 @@ export interface TxnAnswer {
 /** A service value from its JSON text, or undefined when it is not one. */
 export function parseService(text: string, modRevision: number): StoredService | undefined {
   const parsed = parseWith(serviceValue, text);
-  return parsed && { ...parsed, modRevision };
+  if (!parsed) return undefined;
+  const { event, ...rest } = parsed;
+  // zod types an optional key as `?: T | undefined`; the event types say `?: T`.
+  return event === undefined ? { ...rest, modRevision } : { ...rest, event: event as MutationEvent, modRevision };
 }
 
 /** A certificate value from its JSON text, or undefined when it is not one. */

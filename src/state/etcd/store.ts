@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { SwitchyardError } from '../../errors.js';
 import type { ServiceState } from '../../routing/service-state.js';
+import type { MutationEvent } from '../state-store.js';
 import type { PersistedState } from '../stored-state.js';
 import { StateCache } from './cache.js';
 import { type ConnectionListener, EtcdClient, type EtcdClientOptions } from './client.js';
@@ -159,13 +160,13 @@ export class EtcdStateStore {
   }
 
   /**
-   * Stores a service's state if its key is still at `expectedModRevision` (0: absent).
-   * Resolves once etcd committed it; a lost race throws StoreConflictError with the
-   * current value, an unreachable etcd STORE_UNAVAILABLE.
+   * Stores a service's state (and the event its change published) if its key is still at
+   * `expectedModRevision` (0: absent). Resolves once etcd committed it; a lost race throws
+   * StoreConflictError with the current value, an unreachable etcd STORE_UNAVAILABLE.
    */
-  async put(service: string, state: ServiceState, expectedModRevision: number): Promise<StoredService> {
+  async put(service: string, state: ServiceState, expectedModRevision: number, event?: MutationEvent): Promise<StoredService> {
     const key = this.layout.key('services', service);
-    const value = this.serviceRecord(state);
+    const value = this.serviceRecord(state, event);
     return this.gate.write(async () => {
       const answer = await this.client.call<TxnAnswer>(
         '/v3/kv/txn',
@@ -348,8 +349,9 @@ export class EtcdStateStore {
     if ((this.known.get(key) ?? 0) < modRevision) this.known.set(key, modRevision);
   }
 
-  private serviceRecord(state: ServiceState): Omit<StoredService, 'modRevision'> {
-    return { origin: this.instanceId, time: new Date().toISOString(), state };
+  private serviceRecord(state: ServiceState, event?: MutationEvent): Omit<StoredService, 'modRevision'> {
+    const record = { origin: this.instanceId, time: new Date().toISOString(), state };
+    return event === undefined ? record : { ...record, event };
   }
 
   private fromRange(key: string, answer: TxnAnswer): StoredService | undefined {
