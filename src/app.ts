@@ -104,7 +104,14 @@ export class Switchyard {
     certificates.replicateTo(fleet);
     await fleet.follow({
       services: (changes, full) => controller.applyRemote(changes, full),
-      certificates: (name, pem, origin) => certificates.applyRemote(name, pem, origin),
+      certificates: async (name, pem, origin) => {
+        // Another instance's listeners decided that removal; here the certificate is a listener's default.
+        if (pem === undefined && this.proxy.defaultCerts().has(name)) {
+          this.log.warn({ certificate: name, origin }, 'certificate removed in the fleet is a default_cert here; kept');
+          return;
+        }
+        await certificates.applyRemote(name, pem, origin);
+      },
       config: () => controller.currentConfig,
     });
   }

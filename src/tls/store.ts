@@ -160,11 +160,16 @@ export class CertificateStore {
     return this.queue.run(async () => this.install(name, await validateUpload(certPem, keyPem)));
   }
 
-  /** Generates (off the event loop) and installs a self-signed certificate for `hosts`. */
-  async addSelfSigned(name: string, hosts: string[], days?: number): Promise<{ info: CertificateInfo; replaced: boolean }> {
+  /**
+   * Generates (off the event loop) and installs a self-signed certificate for `hosts`;
+   * `local` keeps it out of the replica (a listener's default made at start: each
+   * instance makes its own, also while etcd is unreachable).
+   */
+  async addSelfSigned(name: string, hosts: string[], days?: number, local = false): Promise<{ info: CertificateInfo; replaced: boolean }> {
     assertCertificateName(name);
     const generated = await generateSelfSigned(hosts, days === undefined ? {} : { days });
-    return this.queue.run(async () => this.install(name, await validateUpload(generated.certPem, generated.keyPem)));
+    const from = { replicate: !local, origin: undefined };
+    return this.queue.run(async () => this.install(name, await validateUpload(generated.certPem, generated.keyPem), from));
   }
 
   /** Removes a certificate and its files; 404 UNKNOWN_CERTIFICATE when there is none. */
@@ -283,6 +288,6 @@ export async function ensureSelfSigned(store: CertificateStore, name: string, ho
       `certificate "${name}" exists in the certificate directory but cannot be loaded (${failure}); fix or remove its files`,
     );
   }
-  const { info } = await store.addSelfSigned(name, [...hosts]);
+  const { info } = await store.addSelfSigned(name, [...hosts], undefined, true);
   return info;
 }

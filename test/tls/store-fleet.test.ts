@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EventBus, type SwitchyardEvent } from '../../src/events/bus.js';
-import { generateSelfSigned } from '../../src/tls/self-signed.js';
-import { type CertificateReplica, CertificateStore } from '../../src/tls/store.js';
+import { generateSelfSigned, LOCALHOST_NAMES } from '../../src/tls/self-signed.js';
+import { type CertificateReplica, CertificateStore, ensureSelfSigned } from '../../src/tls/store.js';
 import { captureLogger, removeTempDirs, tempDir } from './fixtures.js';
 
 afterAll(removeTempDirs);
@@ -51,6 +51,9 @@ describe('CertificateStore in a fleet', () => {
       await expect(store.delete('three')).rejects.toThrow('etcd is unreachable');
       expect(store.has('three')).toBe(true);
       expect(readdirSync(dir).sort()).toEqual(['three.crt', 'three.key']);
+      // A listener's default made at start is this instance's own: it starts without etcd too.
+      expect(await ensureSelfSigned(store, 'localhost', LOCALHOST_NAMES)).toMatchObject({ name: 'localhost' });
+      expect(replica.calls).toEqual(['put one', 'delete one', 'put three']);
     });
   });
 
