@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { AcmeManager } from './acme/manager.js';
 import { adminToken, createAdminServer } from './admin/server.js';
 import { keepRestartOnly } from './config/reload-modes.js';
 import type { Config } from './config/schema.js';
@@ -27,6 +28,8 @@ export class Switchyard {
   readonly certificates: CertificateStore;
   readonly log: Logger;
   readonly admin: FastifyInstance;
+  /** ACME certificates: orders, renewals, http-01 answers. */
+  readonly acme: AcmeManager;
   private readonly health: HealthChecker;
   private readonly proxy: DataPath;
   private readonly closeEventStream: () => void;
@@ -59,12 +62,26 @@ export class Switchyard {
       : undefined;
     if (metrics) controller.useMeters((service, stack) => metrics.meterFor(service, stack));
     this.health = new HealthChecker(controller);
-    this.proxy = new DataPath({ controller, certificates, unmatched: metrics?.meterFor('_unmatched', 'none') ?? NOOP_METER, log });
+    this.acme = new AcmeManager({ store: certificates, events, log, certsDir: config.certs_dir });
+    const unmatched = metrics?.meterFor('_unmatched', 'none') ?? NOOP_METER;
+    this.proxy = new DataPath({ controller, certificates, unmatched, challenges: this.acme.challenges, log });
     const hooks = webhookListener(() => controller.currentConfig.hooks, log);
     for (const listener of [eventLog(log), hooks, this.proxy.onEvent, ...(metrics ? [metrics.onEvent] : [])]) events.subscribe(listener);
     const defaultCerts = () => this.proxy.defaultCerts();
     const stopping = () => this.stopping;
-    const admin = createAdminServer({ config, token, controller, certificates, websockets, defaultCerts, stopping, metrics: metrics?.registry, fleet, log });
+    const admin = createAdminServer({
+      config,
+      token,
+      controller,
+      certificates,
+      acme: this.acme,
+      websockets,
+      defaultCerts,
+      stopping,
+      metrics: metrics?.registry,
+      fleet,
+      log,
+    });
     this.admin = admin.app;
     this.closeEventStream = admin.closeEventStream;
   }
@@ -88,6 +105,7 @@ export class Switchyard {
       await app.health.start();
       await app.proxy.start(config);
       await app.admin.listen(splitHostPort(config.admin.listen));
+      await app.acme.start(config);
       await app.fleet?.join(app.adminUrl);
     } catch (err) {
       await app.stop(0);
@@ -142,6 +160,7 @@ export class Switchyard {
     const proxy = this.proxy.reloadStep(config);
     const commit = () => {
       proxy.commit();
+      this.acme.reload(config);
       this.log.level = config.logging.level;
     };
     await this.controller.reload(config, { prepare: () => proxy.prepare(), commit });
@@ -154,6 +173,7 @@ export class Switchyard {
   async stop(timeout = this.controller.currentConfig.shutdown_timeout): Promise<void> {
     this.stopping = true;
     this.health.stop();
+    this.acme.stop();
     this.closeEventStream();
     await this.proxy.close(timeout);
     await this.admin.close();

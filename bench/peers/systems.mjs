@@ -16,6 +16,8 @@ export const VARIANTS = {
   switchyard: { yaml: '' },
   'switchyard-nometrics': { yaml: 'metrics: { enabled: false }', env: { SWITCHYARD_METRICS: '0' } },
   'switchyard-accesslog': { yaml: 'logging: { level: info, access_log: true }' },
+  // Another checkout's build, for a before/after in one run: SWITCHYARD_BASE=/path/to/checkout (with dist/ built).
+  'switchyard-base': { yaml: '', root: process.env.SWITCHYARD_BASE },
 };
 
 /** The peers every comparison includes, in table order. */
@@ -29,7 +31,10 @@ async function ports() {
  * switchyard from dist/ with a generated config; `services` is the YAML of its service
  * list (default: `bench` on the upstream), `extra` top-level YAML, `fds` an open-file limit.
  */
-export async function startSwitchyard(ctx, { name = 'switchyard', services, extra = '', env, upstreamPort = ctx.upstreamPort, fds, extraCerts } = {}) {
+export async function startSwitchyard(
+  ctx,
+  { name = 'switchyard', services, extra = '', env, upstreamPort = ctx.upstreamPort, fds, extraCerts, root = ctx.root } = {},
+) {
   const p = await ports();
   const adminPort = await freePort();
   const dir = mkdtempSync(join(ctx.dir, 'sy-'));
@@ -41,7 +46,7 @@ export async function startSwitchyard(ctx, { name = 'switchyard', services, extr
   if (extraCerts) cpSync(extraCerts, join(dir, 'certs'), { recursive: true });
   const yaml = configs.switchyard(dir, { ...p, adminPort, services: services ?? configs.benchService(`127.0.0.1:${upstreamPort}`), extra });
   writeFileSync(join(dir, 'switchyard.yaml'), yaml);
-  const child = start(SUT_CORE, process.execPath, [join(ctx.root, 'dist/cli/main.js'), 'start', '--config', join(dir, 'switchyard.yaml')], { env, fds });
+  const child = start(SUT_CORE, process.execPath, [join(root, 'dist/cli/main.js'), 'start', '--config', join(dir, 'switchyard.yaml')], { env, fds });
   await waitReady(`http://127.0.0.1:${adminPort}/healthz`, { ms: 120_000, child });
   return { name, ...p, adminPort, pid: child.pid, child };
 }
@@ -85,7 +90,8 @@ async function direct(ctx) {
 /** Starts the system `name` (a peer or a switchyard variant). */
 export function startSystem(name, ctx, options = {}) {
   const variant = VARIANTS[name];
-  if (variant) return startSwitchyard(ctx, { name, extra: variant.yaml, env: variant.env, ...options });
+  if (variant?.root === undefined && name === 'switchyard-base') throw new Error('switchyard-base needs SWITCHYARD_BASE=<checkout with dist/ built>');
+  if (variant) return startSwitchyard(ctx, { name, extra: variant.yaml, env: variant.env, root: variant.root ?? ctx.root, ...options });
   switch (name) {
     case 'http-proxy':
       return startHttpProxy(ctx, options);

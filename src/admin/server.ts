@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { AcmeManager } from '../acme/manager.js';
 import type { Config } from '../config/schema.js';
 import { splitHostPort } from '../net/host-port.js';
 import type { StateController } from '../state/controller.js';
@@ -14,6 +15,7 @@ import { registerFleetRoute } from './routes/fleet.js';
 import { registerHealthRoute } from './routes/health.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { registerServiceRoutes } from './routes/services.js';
+import { registerDashboard } from './routes/ui.js';
 
 /** Raised when the config cannot be served (e.g. a public admin without a token). */
 export class StartupError extends Error {
@@ -30,6 +32,8 @@ export interface AdminDeps {
   readonly token: string | undefined;
   readonly controller: StateController;
   readonly certificates: CertificateStore;
+  /** ACME orders and renewals (next renewals, POST /v1/certificates/acme). */
+  readonly acme: AcmeManager;
   /** Open WebSockets of a service's stack. */
   readonly websockets: (service: string, stack: string) => number;
   /** Certificates that are some listener's default_cert. */
@@ -60,9 +64,10 @@ export function createAdminServer(deps: AdminDeps): { app: FastifyInstance; clos
   registerHealthRoute(app, { stopping: deps.stopping, generation: () => controller.snapshot.generation });
   const expiringCertificates = () => certificates.list().flatMap((c) => (c.expires_soon ? [c.name] : []));
   registerServiceRoutes(app, { controller, websockets: deps.websockets, expiringCertificates });
-  registerCertificateRoutes(app, { store: certificates, defaultCerts: deps.defaultCerts });
+  registerCertificateRoutes(app, { store: certificates, defaultCerts: deps.defaultCerts, acme: deps.acme });
   registerFleetRoute(app, deps.fleet);
   if (deps.metrics) registerMetricsRoute(app, deps.metrics);
-  const closeEventStream = attachEventStream({ server: app.server, events: controller.events, token, loopback });
+  const figures = registerDashboard(app, { metrics: () => deps.metrics, snapshot: () => controller.snapshot, log });
+  const closeEventStream = attachEventStream({ server: app.server, events: controller.events, token, loopback, figures });
   return { app, closeEventStream };
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ChallengeResponder } from '../acme/challenges.js';
 import type { Config } from '../config/schema.js';
 import { PassiveHealth, type PassiveOptions } from '../health/passive.js';
 import type { StackMeter } from '../pool/stack-meter.js';
@@ -18,6 +19,8 @@ export interface DataPathDeps {
   readonly certificates: CertificateStore;
   /** Counts requests that match no service. */
   readonly unmatched: StackMeter;
+  /** ACME http-01 answers, checked before routing on plain-HTTP listeners. */
+  readonly challenges: ChallengeResponder;
   readonly log: Logger;
 }
 
@@ -65,6 +68,7 @@ export class DataPath {
       certificates,
       failover,
       unmatched: deps.unmatched,
+      challenges: deps.challenges,
       log,
     });
   }

@@ -1,3 +1,4 @@
+import type { ChallengeResponder } from '../acme/challenges.js';
 import type { Server as HttpsServer } from 'node:https';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
@@ -22,6 +23,8 @@ export interface ListenerDeps {
   readonly failover: FailoverNotices;
   /** Counts requests that match no service. */
   readonly unmatched: StackMeter;
+  /** ACME http-01 answers, checked before routing on plain-HTTP listeners. */
+  readonly challenges: ChallengeResponder;
   readonly log: Logger;
 }
 
@@ -173,6 +176,7 @@ export class ListenerSet {
     const handler = new RequestHandler(deps.controller, deps.forwarder, routing);
     handler.unmatchedMeter = deps.unmatched;
     handler.onFailover = deps.failover.notice;
+    if (!config.tls) handler.acmeChallenges = deps.challenges;
     const tls = config.tls ? tlsServerOptions(deps.certificates, config) : undefined;
     const onUpgrade = deps.websockets.handle.bind(deps.websockets, routing);
     const listener = new ProxyListener(config, settings.limits, handler, onUpgrade, tls);

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { etcdStateConfig, resolveEtcdOptions } from '../../src/state/etcd/config.js';
+import { etcdStateConfig } from '../../src/config/state-config.js';
+import { resolveEtcdOptions } from '../../src/state/etcd/config.js';
 import { KeyLayout } from '../../src/state/etcd/records.js';
 import { etcdAvailable } from '../helpers/etcd.js';
 

@@ -50,7 +50,7 @@ describe('CertificateStore in a fleet', () => {
       replica.down = true;
       await expect(store.delete('three')).rejects.toThrow('etcd is unreachable');
       expect(store.has('three')).toBe(true);
-      expect(readdirSync(dir).sort()).toEqual(['three.crt', 'three.key']);
+      expect(readdirSync(dir).sort()).toEqual(['three.crt', 'three.key', 'three.meta.json']);
       // A listener's default made at start is this instance's own: it starts without etcd too.
       expect(await ensureSelfSigned(store, 'localhost', LOCALHOST_NAMES)).toMatchObject({ name: 'localhost' });
       expect(replica.calls).toEqual(['put one', 'delete one', 'put three']);
