@@ -208,28 +208,30 @@ export class StateController {
    * compaction, where the store wins. Runs after any mutation in flight.
    */
   applyRemote(changes: ReadonlyMap<string, VersionedState | undefined>, full = false): Promise<void> {
-    return this.queue.run(async () => this.applyStored(changes, full));
+    return this.queue.run(async () => this.applyStored(changes, full ? 'all' : 'newer'));
   }
 
   /**
-   * The one place remote state goes live. A change applies when it is newer than what
-   * this instance has (with `full`: whenever it differs); undefined means the store holds
-   * nothing for the service, so the config applies again. Services this config does not
-   * declare are left to the instances that serve them. One rebuild for all, then one
-   * event per changed service, with the writer as `origin`.
+   * The one place remote state goes live. `newer` (the watch): a change applies when its
+   * version is above this instance's; `current` (what a lost commit was told) and `all`
+   * (the store's whole state, every configured service): whenever the version differs, the
+   * store wins. Undefined means the store holds nothing for the service, so the config
+   * applies again. Services this config does not declare are left to the instances that
+   * serve them. One rebuild for all, then the events of each changed service, with the
+   * writer as `origin`.
    */
-  private applyStored(changes: ReadonlyMap<string, VersionedState | undefined>, full: boolean): void {
+  private applyStored(changes: ReadonlyMap<string, VersionedState | undefined>, mode: 'newer' | 'current' | 'all'): void {
     const states = new Map(this.states);
     const versions = new Map(this.versions);
     const changed: { name: string; stored: VersionedState | undefined }[] = [];
-    const names = full ? this.config.services.map((s) => s.name) : [...changes.keys()];
+    const names = mode === 'all' ? this.config.services.map((s) => s.name) : [...changes.keys()];
     for (const name of names) {
       const service = this.config.services.find((s) => s.name === name);
       if (!service) continue;
       const stored = changes.get(name);
       const local = versions.get(name) ?? 0;
       if (stored) {
-        if (full ? stored.version === local : stored.version <= local) continue;
+        if (mode === 'newer' ? stored.version <= local : stored.version === local) continue;
         versions.set(name, stored.version);
         const state = reconcile(service, stored.state, this.log);
         // Already served as it is (a cache that matched etcd): only the version is news.
@@ -328,7 +330,7 @@ export class StateController {
         if (err instanceof StoreConflict) {
           // Another instance changed the service first: take its state and decide again
           // on it (an If-Match naming the old generation now fails with 412).
-          this.applyStored(new Map([[service, err.current]]), false);
+          this.applyStored(new Map([[service, err.current]]), 'current');
           if (attempt < CONFLICT_ATTEMPTS) continue;
           throw new SwitchyardError('CONCURRENT_CHANGE', `service "${service}" changed on other instances ${attempt} times meanwhile; try again`);
         }
