@@ -18,7 +18,9 @@ import { DataPath } from './proxy/data-path.js';
 import type { WebSocketRegistry } from './proxy/websocket.js';
 import { RolloutRunner } from './rollout/runner.js';
 import { StateController } from './state/controller.js';
-import { FileStateStore } from './state/file-store.js';
+import { FleetStateStore } from './state/etcd/fleet-store.js';
+import type { FileStateStore } from './state/file-store.js';
+import { createStateStore } from './state/open-store.js';
 import { CertificateStore } from './tls/store.js';
 
 /** A running switchyard: listeners, admin API, state. Construction and wiring only; each concern lives in its own module. */
@@ -34,17 +36,32 @@ export class Switchyard {
   private readonly health: HealthChecker;
   private readonly proxy: DataPath;
   private readonly closeEventStream: () => void;
+  /** The fleet's shared state, when `state.store` is etcd. */
+  private readonly fleet: FleetStateStore | undefined;
   private demo: Server[] = [];
   private stopping = false;
 
-  private constructor(controller: StateController, certificates: CertificateStore, log: Logger, token: string | undefined) {
+  private constructor(
+    controller: StateController,
+    certificates: CertificateStore,
+    log: Logger,
+    token: string | undefined,
+    store: FileStateStore | FleetStateStore,
+  ) {
     this.controller = controller;
     this.certificates = certificates;
     this.log = log;
+    const fleet = store instanceof FleetStateStore ? store : undefined;
+    this.fleet = fleet;
     const { events, currentConfig: config } = controller;
     const websockets = (service: string, stack: string) => this.proxy.websockets.count(service, stack);
     const metrics = config.metrics.enabled
-      ? new Metrics({ snapshot: () => controller.snapshot, websockets, certificates: () => certificates.list() })
+      ? new Metrics({
+          snapshot: () => controller.snapshot,
+          websockets,
+          certificates: () => certificates.list(),
+          storeConnected: () => fleet?.connected ?? true,
+        })
       : undefined;
     if (metrics) controller.useMeters((service, stack) => metrics.meterFor(service, stack));
     this.health = new HealthChecker(controller);
@@ -67,6 +84,7 @@ export class Switchyard {
       defaultCerts,
       stopping,
       metrics: metrics?.registry,
+      fleet,
       log,
     });
     this.admin = admin.app;
@@ -77,14 +95,23 @@ export class Switchyard {
   static async start(config: Config, log: Logger): Promise<Switchyard> {
     const token = adminToken(config);
     const events = new EventBus();
-    const controller = await StateController.open(config, new FileStateStore(config.state.path, log), log, { events });
-    const app = new Switchyard(controller, await CertificateStore.open(config.certs_dir, log, events), log, token);
+    const store = createStateStore(config, log);
+    let app: Switchyard;
     try {
+      const controller = await StateController.open(config, store, log, { events });
+      app = new Switchyard(controller, await CertificateStore.open(config.certs_dir, log, events), log, token, store);
+    } catch (err) {
+      if (store instanceof FleetStateStore) await store.close();
+      throw err;
+    }
+    try {
+      await app.followFleet();
       if (config.demo_backends) app.demo = await startDemoBackends(config, log);
       await app.health.start();
       await app.proxy.start(config);
       await app.admin.listen(splitHostPort(config.admin.listen));
       await app.acme.start(config);
+      await app.fleet?.join(app.adminUrl);
       // Stored rollouts go on once traffic flows again (their analysis needs it).
       app.rollouts.start();
     } catch (err) {
@@ -93,6 +120,25 @@ export class Switchyard {
     }
     log.info({ admin: app.adminUrl, listeners: app.proxy.ports() }, 'switchyard started');
     return app;
+  }
+
+  /** In a fleet: certificate changes go through etcd, others' changes come in (certificates installed before listeners open). */
+  private async followFleet(): Promise<void> {
+    const { fleet, controller, certificates } = this;
+    if (!fleet) return;
+    certificates.replicateTo(fleet);
+    await fleet.follow({
+      services: (changes, full) => controller.applyRemote(changes, full),
+      certificates: async (name, pem, origin) => {
+        // Another instance's listeners decided that removal; here the certificate is a listener's default.
+        if (pem === undefined && this.proxy.defaultCerts().has(name)) {
+          this.log.warn({ certificate: name, origin }, 'certificate removed in the fleet is a default_cert here; kept');
+          return;
+        }
+        await certificates.applyRemote(name, pem, origin);
+      },
+      config: () => controller.currentConfig,
+    });
   }
 
   /** Base URL of the admin API. */
@@ -141,5 +187,7 @@ export class Switchyard {
     await this.admin.close();
     await Promise.all(this.demo.map((s) => new Promise((resolve) => s.close(resolve))));
     this.demo = [];
+    // Last: leaving the fleet revokes the member lease, so ?wait=all elsewhere stops waiting for this instance.
+    await this.fleet?.close();
   }
 }

@@ -6,11 +6,13 @@ import type { Config } from '../config/schema.js';
 import { splitHostPort } from '../net/host-port.js';
 import type { RolloutRunner } from '../rollout/runner.js';
 import type { StateController } from '../state/controller.js';
+import type { FleetMember } from '../state/etcd/records.js';
 import type { CertificateStore } from '../tls/store.js';
 import { createAdminApp } from './app.js';
 import { isLoopbackHost } from './guards.js';
 import { registerCertificateRoutes } from './routes/certificates.js';
 import { attachEventStream } from './routes/events.js';
+import { registerFleetRoute } from './routes/fleet.js';
 import { registerHealthRoute } from './routes/health.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { registerOverrideRoutes } from './routes/overrides.js';
@@ -45,6 +47,8 @@ export interface AdminDeps {
   readonly stopping: () => boolean;
   /** The metrics registry served on /metrics; none when metrics are disabled (404). */
   readonly metrics: Registry | undefined;
+  /** The fleet this instance belongs to (`state.store: etcd`); undefined with the state file. */
+  readonly fleet: { members(): Promise<FleetMember[]> } | undefined;
   readonly log: Logger;
 }
 
@@ -68,6 +72,7 @@ export function createAdminServer(deps: AdminDeps): { app: FastifyInstance; clos
   registerRolloutRoutes(app, { rollouts: deps.rollouts });
   registerOverrideRoutes(app, { controller, websockets: deps.websockets });
   registerCertificateRoutes(app, { store: certificates, defaultCerts: deps.defaultCerts, acme: deps.acme });
+  registerFleetRoute(app, deps.fleet);
   if (deps.metrics) registerMetricsRoute(app, deps.metrics);
   const figures = registerDashboard(app, { metrics: () => deps.metrics, snapshot: () => controller.snapshot, log });
   const closeEventStream = attachEventStream({ server: app.server, events: controller.events, token, loopback, figures });

@@ -5,6 +5,7 @@ import { CERTIFICATE_NAME_PATTERN } from './certificate-names.js';
 import { analysisSchema, gatesSchema, mirrorSchema, overridesSchema, rolloutSchema, STACK_ROLES } from './delivery-schema.js';
 import { durationSchema } from './duration.js';
 import { RELOADS, RESTART_ONLY } from './reload-marks.js';
+import { stateConfig } from './state-config.js';
 import { targetProblem } from './target-address.js';
 
 export { RELOADS, RESTART_ONLY, type ReloadMode } from './reload-marks.js';
@@ -212,14 +213,8 @@ export const configSchema = z
       .strict()
       .prefault({})
       .meta(RESTART_ONLY),
-    state: z
-      .object({
-        store: z.enum(['file']).default('file'),
-        path: z.string().default('state/switchyard.json'),
-      })
-      .strict()
-      .prefault({})
-      .meta(RESTART_ONLY),
+    /** Where runtime state (weights, targets, history) is kept: a file (default) or etcd, shared by a fleet. */
+    state: stateConfig.prefault({}).meta(RESTART_ONLY),
     /** Directory of certificates and keys. */
     certs_dir: z.string().default('certs').meta(RESTART_ONLY),
     /** The ACME CA certificates with `acme: true` are obtained from; none: no automatic certificates. */

@@ -41,7 +41,8 @@ const historyEntry = z.object({
 
 const time = z.string().refine((value) => !Number.isNaN(Date.parse(value)), 'must be an ISO time');
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const rolloutRecord = z
+/** A stored rollout record (SPEC §10); the etcd store reads its records with it too. */
+export const rolloutRecord = z
   .object({
     revision: generation,
     from: z.string().min(1),
