@@ -228,6 +228,7 @@ export class Switchyard {
       (req, socket, head) => this.wsProxy.handle(routing, req, socket, head),
       tls,
     );
+    if (listener.h2) listener.h2.onFlood = (client, resets) => this.log.warn({ listener: config.name, client, resets }, 'HTTP/2 connection cut: rapid reset');
     if (config.tls) {
       this.tlsTracking.set(config.name, trackDefaultCertificate(listener.server as HttpsServer, this.certificates, config));
       // Scanners and plain-HTTP clients on a TLS port fail handshakes all day: not worth more than debug.
