@@ -108,9 +108,15 @@ function onSendTimeout(this: Http2ServerResponse): void {
  * (`Http2ServerResponse` option of `http2.createSecureServer`).
  */
 export class ProxyH2Response<Request extends Http2ServerRequest = Http2ServerRequest> extends Http2ServerResponse<Request> {
-  constructor(stream: ServerHttp2Stream) {
-    super(stream);
-    this.on('timeout', onSendTimeout);
+  /** The send-timeout handler is on (added at the first `setTimeout`, which only a slow reader sees). */
+  private timeoutHandled = false;
+
+  override setTimeout(msecs: number, callback?: () => void): void {
+    if (callback === undefined && !this.timeoutHandled) {
+      this.timeoutHandled = true;
+      this.on('timeout', onSendTimeout);
+    }
+    super.setTimeout(msecs, callback);
   }
 
   override writeHead(

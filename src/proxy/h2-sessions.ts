@@ -44,14 +44,16 @@ export function h2ServerOptions(
 /** What the guard keeps per session. */
 class SessionState {
   readonly owner: H2Sessions;
+  readonly session: ServerHttp2Session;
   /** Streams open now (for the idle check). */
   open = 0;
   /** Client resets of unanswered streams in the current window. */
   resets = 0;
   windowStart = 0;
 
-  constructor(owner: H2Sessions) {
+  constructor(owner: H2Sessions, session: ServerHttp2Session) {
     this.owner = owner;
+    this.session = session;
   }
 }
 
@@ -64,26 +66,23 @@ function onSessionStream(this: GuardedSession, stream: GuardedStream): void {
   if (state === undefined) return;
   state.open++;
   stream[kState] = state;
-  stream.once('aborted', onStreamAborted);
   stream.once('close', onStreamClose);
 }
 
+/**
+ * A stream closed. One closed before its response was complete (`aborted`) by the client
+ * counts: what a rapid-reset client does to every stream it opens, after each one has been
+ * routed and sent upstream. Past the limit the session gets GOAWAY (ENHANCE_YOUR_CALM) and
+ * is destroyed: its other streams end, other connections are not touched.
+ */
 function onStreamClose(this: GuardedStream): void {
   const state = this[kState];
-  if (state !== undefined) state.open--;
-}
-
-/**
- * A stream closed before its response was complete ('aborted'). Counted when the client
- * reset it: what a rapid-reset client does to every stream it opens, after each one has
- * been routed and sent upstream. Past the limit the session gets GOAWAY
- * (ENHANCE_YOUR_CALM) and is destroyed: its other streams end, other connections are not
- * touched.
- */
-function onStreamAborted(this: GuardedStream): void {
-  const state = this[kState];
-  const session = this.session as GuardedSession | undefined;
-  if (state === undefined || session === undefined || session.closed || session.destroyed || resetByServer(this)) return;
+  if (state === undefined) return;
+  state.open--;
+  if (!this.aborted) return;
+  // The stream has left its session by now (`this.session` is unset).
+  const session = state.session;
+  if (session.closed || session.destroyed || resetByServer(this)) return;
   const now = performance.now();
   if (now - state.windowStart > RESET_WINDOW) {
     state.windowStart = now;
@@ -126,7 +125,7 @@ export class H2Sessions {
   /** The server's `session` listener. */
   readonly add = (session: ServerHttp2Session): void => {
     const guarded = session as GuardedSession;
-    guarded[kState] = new SessionState(this);
+    guarded[kState] = new SessionState(this, session);
     this.sessions.add(session);
     session.once('close', forget);
     session.on('stream', onSessionStream);

@@ -1,3 +1,4 @@
+import { execFile, spawnSync } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
@@ -48,6 +49,8 @@ function https1(port: number, path = '/', headers: Record<string, string> = { ho
     req.end();
   });
 }
+
+const curlHasHttp2 = /\bHTTP2\b/.test(spawnSync('curl', ['--version'], { encoding: 'utf8' }).stdout ?? '');
 
 /** Header names an upstream request arrived with, lower case. */
 const namesOf = (req: IncomingMessage): string[] => req.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
@@ -241,6 +244,35 @@ describe('HTTP/2 on TLS listeners', () => {
       expect((await h2Request(session, post, [big.subarray(0, 50_000), big.subarray(50_000)])).body).toBe('te chunked: 100000');
       // An empty body (HEADERS without END_STREAM, then an empty DATA with it).
       expect((await h2Request(session, post, '')).body).toBe('length 0: 0');
+    });
+
+    it('answers HEAD without a body, streams a large body whole, and maps an upstream timeout to 504', async () => {
+      const large = Buffer.alloc(3 << 20, 'z');
+      const upstream = await startUpstream('', (req, res) => {
+        if (req.url === '/slow') return; // never answers
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': large.length });
+        res.end(req.method === 'HEAD' ? undefined : large);
+      });
+      const app = await start([{ name: 'web', response_timeout: 300, stacks: { blue: { targets: [upstream.address] } } }]);
+      const session = await h2Session(app.port('https'));
+      const head = await h2Request(session, { ':method': 'HEAD' });
+      expect({ status: head.status, length: head.headers['content-length'], body: head.body }).toEqual({ status: 200, length: String(large.length), body: '' });
+      const whole = await h2Request(session, { ':path': '/large' });
+      expect(whole.body.length).toBe(large.length);
+      const slow = await h2Request(session, { ':path': '/slow' });
+      expect(slow.status).toBe(504);
+      expect(JSON.parse(slow.body)).toMatchObject({ error: { code: 'UPSTREAM_TIMEOUT' } });
+    });
+
+    it.skipIf(!curlHasHttp2)('serves curl --http2', async () => {
+      const { services } = await startBlueGreen();
+      const app = await start(services);
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile('curl', ['--http2', '-sk', '-w', ' %{http_version}', `https://127.0.0.1:${app.port('https')}/`], (err, stdout) =>
+          err ? reject(err) : resolve(stdout),
+        ),
+      );
+      expect(out).toBe('blue 2');
     });
 
     it('answers OPTIONS * and refuses CONNECT with 405, as on HTTP/1.1', async () => {
