@@ -227,14 +227,14 @@ export const configSchema = z
          * Restart to change.
          */
         request_buffer_total: positiveInt.default(268_435_456),
-        /** Streams one HTTP/2 client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused. Default 100, as nginx. */
+        /** Streams one HTTP/2 client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused (REFUSED_STREAM). Default 100, as nginx. Restart to change. */
         h2_max_concurrent_streams: positiveInt.max(2_147_483_647).default(100),
         /**
          * Streams one HTTP/2 connection may reset (RST_STREAM from the client) before their
          * response is complete, within any 10 s; one more and the connection is sent GOAWAY
          * (ENHANCE_YOUR_CALM) and closed. Each such stream has cost a routed request and an
          * upstream attempt: this is the guard against "rapid reset" (CVE-2023-44487).
-         * Default 200 (twice the default h2_max_concurrent_streams).
+         * Default 200 (twice the default h2_max_concurrent_streams). Restart to change.
          */
         h2_max_stream_resets: positiveInt.default(200),
       })

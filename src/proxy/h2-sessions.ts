@@ -89,7 +89,6 @@ function onStreamClose(this: GuardedStream): void {
     state.resets = 0;
   }
   if (++state.resets <= state.owner.limits.maxStreamResets) return;
-  state.owner.floods++;
   state.owner.onFlood?.(session.socket?.remoteAddress, state.resets);
   session.destroy(new Error(`HTTP/2 client reset ${state.resets} streams within ${RESET_WINDOW} ms`), constants.NGHTTP2_ENHANCE_YOUR_CALM);
 }
@@ -112,8 +111,6 @@ export class H2Sessions {
   readonly limits: H2Limits;
   /** Open sessions. */
   readonly sessions = new Set<ServerHttp2Session>();
-  /** Sessions cut by the rapid-reset guard so far. */
-  floods = 0;
   /** Told when a session is cut for resetting too many streams (client address, resets counted). */
   onFlood: ((address: string | undefined, resets: number) => void) | undefined;
   private draining = false;
