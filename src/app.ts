@@ -2,9 +2,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { WorkersView } from './admin/routes/workers.js';
 import { adminToken, createAdminServer } from './admin/server.js';
 import { keepRestartOnly } from './config/reload-modes.js';
 import type { Config } from './config/schema.js';
+import type { DataPlane, DataPlaneFactory } from './data-plane.js';
 import { startDemoBackends } from './demo/backends.js';
 import { EventBus } from './events/bus.js';
 import { eventLog } from './events/log.js';
@@ -14,60 +16,81 @@ import { Metrics } from './metrics/metrics.js';
 import { splitHostPort } from './net/host-port.js';
 import { NOOP_METER } from './pool/stack-meter.js';
 import { DataPath } from './proxy/data-path.js';
-import type { WebSocketRegistry } from './proxy/websocket.js';
 import { StateController } from './state/controller.js';
 import { FileStateStore } from './state/file-store.js';
-import { CertificateStore } from './tls/store.js';
+import { LOCALHOST_NAMES } from './tls/self-signed.js';
+import { CertificateStore, ensureSelfSigned } from './tls/store.js';
 
-/** A running switchyard: listeners, admin API, state. Construction and wiring only; each concern lives in its own module. */
+/** The request path in this process (`workers: 0`, and switchyard embedded in tests). */
+export const inProcess: DataPlaneFactory = ({ controller, certificates, metrics, log }) => {
+  if (metrics) controller.useMeters((service, stack) => metrics.meterFor(service, stack));
+  const unmatched = metrics?.meterFor('_unmatched', 'none') ?? NOOP_METER;
+  const responseHeaders = controller.currentConfig.debug.worker_header ? ['X-Switchyard-Worker', '0'] : undefined;
+  return new DataPath({ controller, certificates, unmatched, responseHeaders, log });
+};
+
+/**
+ * A running switchyard: the control plane (state, health checks, certificates, admin API,
+ * metrics, webhooks) and a data plane serving clients, in this process or in workers.
+ * Construction and wiring only; each concern lives in its own module.
+ */
 export class Switchyard {
   readonly controller: StateController;
   readonly certificates: CertificateStore;
   readonly log: Logger;
   readonly admin: FastifyInstance;
   private readonly health: HealthChecker;
-  private readonly proxy: DataPath;
+  private readonly plane: DataPlane;
   private readonly closeEventStream: () => void;
   private demo: Server[] = [];
   private stopping = false;
 
-  private constructor(controller: StateController, certificates: CertificateStore, log: Logger, token: string | undefined) {
+  private constructor(controller: StateController, certificates: CertificateStore, log: Logger, token: string | undefined, plane: DataPlaneFactory) {
     this.controller = controller;
     this.certificates = certificates;
     this.log = log;
     const { events, currentConfig: config } = controller;
-    const websockets = (service: string, stack: string) => this.proxy.websockets.count(service, stack);
+    const websockets = (service: string, stack: string) => this.plane.websockets.count(service, stack);
+    const refresh = () => this.plane.refreshCounts?.() ?? Promise.resolve();
     const metrics = config.metrics.enabled
-      ? new Metrics({ snapshot: () => controller.snapshot, websockets, certificates: () => certificates.list() })
+      ? new Metrics({ snapshot: () => controller.snapshot, websockets, certificates: () => certificates.list(), refresh })
       : undefined;
-    if (metrics) controller.useMeters((service, stack) => metrics.meterFor(service, stack));
     this.health = new HealthChecker(controller);
-    this.proxy = new DataPath({ controller, certificates, unmatched: metrics?.meterFor('_unmatched', 'none') ?? NOOP_METER, log });
+    this.plane = plane({ controller, certificates, metrics, log });
     const hooks = webhookListener(() => controller.currentConfig.hooks, log);
-    for (const listener of [eventLog(log), hooks, this.proxy.onEvent, ...(metrics ? [metrics.onEvent] : [])]) events.subscribe(listener);
-    const defaultCerts = () => this.proxy.defaultCerts();
+    const onPlane = this.plane.onEvent;
+    for (const listener of [eventLog(log), hooks, ...(onPlane ? [onPlane] : []), ...(metrics ? [metrics.onEvent] : [])]) events.subscribe(listener);
+    const defaultCerts = () => this.plane.defaultCerts();
     const stopping = () => this.stopping;
-    const admin = createAdminServer({ config, token, controller, certificates, websockets, defaultCerts, stopping, metrics: metrics?.registry, log });
+    const single = (): Promise<WorkersView> => Promise.resolve(singleProcess(controller, metrics, this.stopping));
+    const workers = () => this.plane.workers?.() ?? single();
+    const admin = createAdminServer({ config, token, controller, certificates, websockets, defaultCerts, stopping, metrics, workers, log });
     this.admin = admin.app;
     this.closeEventStream = admin.closeEventStream;
   }
 
-  /** Starts everything the config names; throws StartupError / StateFileError without starting anything. */
-  static async start(config: Config, log: Logger): Promise<Switchyard> {
+  /**
+   * Starts everything the config names, serving from this process unless `plane` says
+   * otherwise; throws StartupError / StateFileError without starting anything.
+   */
+  static async start(config: Config, log: Logger, plane: DataPlaneFactory = inProcess): Promise<Switchyard> {
     const token = adminToken(config);
     const events = new EventBus();
     const controller = await StateController.open(config, new FileStateStore(config.state.path, log), log, { events });
-    const app = new Switchyard(controller, await CertificateStore.open(config.certs_dir, log, events), log, token);
+    const app = new Switchyard(controller, await CertificateStore.open(config.certs_dir, log, events), log, token, plane);
     try {
       if (config.demo_backends) app.demo = await startDemoBackends(config, log);
+      for (const listener of config.listeners) {
+        if (listener.tls && listener.default_cert !== undefined) await ensureSelfSigned(app.certificates, listener.default_cert, LOCALHOST_NAMES);
+      }
       await app.health.start();
-      await app.proxy.start(config);
+      await app.plane.start(config);
       await app.admin.listen(splitHostPort(config.admin.listen));
     } catch (err) {
       await app.stop(0);
       throw err;
     }
-    log.info({ admin: app.adminUrl, listeners: app.proxy.ports() }, 'switchyard started');
+    log.info({ admin: app.adminUrl, listeners: app.plane.ports() }, 'switchyard started');
     return app;
   }
 
@@ -78,13 +101,13 @@ export class Switchyard {
   }
 
   /** Open proxied WebSockets per service and stack. */
-  get websockets(): WebSocketRegistry {
-    return this.proxy.websockets;
+  get websockets(): DataPlane['websockets'] {
+    return this.plane.websockets;
   }
 
   /** Bound port of a listener, by name. */
   port(listener: string): number {
-    return this.proxy.port(listener);
+    return this.plane.port(listener);
   }
 
   /**
@@ -94,12 +117,12 @@ export class Switchyard {
    */
   async reload(next: Config): Promise<void> {
     const { config, kept } = keepRestartOnly(this.controller.currentConfig, next);
-    const proxy = this.proxy.reloadStep(config);
+    const plane = this.plane.reloadStep(config);
     const commit = () => {
-      proxy.commit();
+      plane.commit();
       this.log.level = config.logging.level;
     };
-    await this.controller.reload(config, { prepare: () => proxy.prepare(), commit });
+    await this.controller.reload(config, { prepare: () => plane.prepare(), commit });
     for (const { key, running, next: wanted } of kept) {
       this.log.warn({ key, running, new: wanted }, `${key} changes only on restart: keeping ${JSON.stringify(running)}, not ${JSON.stringify(wanted)}`);
     }
@@ -110,9 +133,16 @@ export class Switchyard {
     this.stopping = true;
     this.health.stop();
     this.closeEventStream();
-    await this.proxy.close(timeout);
+    await this.plane.close(timeout);
     await this.admin.close();
     await Promise.all(this.demo.map((s) => new Promise((resolve) => s.close(resolve))));
     this.demo = [];
   }
+}
+
+/** `GET /v1/workers` of a single process: itself. */
+function singleProcess(controller: StateController, metrics: Metrics | undefined, stopping: boolean): WorkersView {
+  const requests = metrics ? metrics.counters.responses() : null;
+  const self = { id: 0, pid: process.pid, state: stopping ? 'stopping' : 'ready', generation: controller.snapshot.generation, requests, restarts: 0 } as const;
+  return { mode: 'single', workers: [{ ...self, uptime_seconds: Math.round(process.uptime()) }] };
 }

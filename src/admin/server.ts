@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { splitHostPort } from '../net/host-port.js';
 import type { StateController } from '../state/controller.js';
@@ -10,8 +9,9 @@ import { isLoopbackHost } from './guards.js';
 import { registerCertificateRoutes } from './routes/certificates.js';
 import { attachEventStream } from './routes/events.js';
 import { registerHealthRoute } from './routes/health.js';
-import { registerMetricsRoute } from './routes/metrics.js';
+import { type MetricsPage, registerMetricsRoute } from './routes/metrics.js';
 import { registerServiceRoutes } from './routes/services.js';
+import { registerWorkersRoute, type WorkersView } from './routes/workers.js';
 
 /** Raised when the config cannot be served (e.g. a public admin without a token). */
 export class StartupError extends Error {
@@ -34,8 +34,10 @@ export interface AdminDeps {
   readonly defaultCerts: () => ReadonlySet<string>;
   /** True once a graceful stop began (/healthz turns 503). */
   readonly stopping: () => boolean;
-  /** The metrics registry served on /metrics; none when metrics are disabled (404). */
-  readonly metrics: Registry | undefined;
+  /** What /metrics serves; none when metrics are disabled (404). */
+  readonly metrics: MetricsPage | undefined;
+  /** The processes serving clients (`GET /v1/workers`). */
+  readonly workers: () => Promise<WorkersView>;
   readonly log: Logger;
 }
 
@@ -58,6 +60,7 @@ export function createAdminServer(deps: AdminDeps): { app: FastifyInstance; clos
   registerServiceRoutes(app, { controller, websockets: deps.websockets, expiringCertificates });
   registerCertificateRoutes(app, { store: certificates, defaultCerts: deps.defaultCerts });
   if (deps.metrics) registerMetricsRoute(app, deps.metrics);
+  registerWorkersRoute(app, deps.workers);
   const closeEventStream = attachEventStream({ server: app.server, events: controller.events, token, loopback });
   return { app, closeEventStream };
 }

@@ -182,6 +182,14 @@ export const configSchema = z
     certs_dir: z.string().default('certs').meta(RESTART_ONLY),
     /** Start tiny demo backends at the demo service's loopback targets. */
     demo_backends: z.boolean().default(false).meta(RESTART_ONLY),
+    /**
+     * Worker processes serving clients (SPEC §8): `auto` (default) is one per CPU this
+     * process may use; N forks N; 0 serves from the one process (no primary, no workers).
+     */
+    workers: z
+      .union([z.literal('auto'), z.number().int().min(0).max(256)], { error: 'must be "auto" or a number of workers (0-256)' })
+      .default('auto')
+      .meta(RESTART_ONLY),
     /** Longest graceful drain on SIGTERM. */
     shutdown_timeout: duration.default(30_000).meta(RELOADS),
     logging: z
@@ -194,7 +202,11 @@ export const configSchema = z
       .prefault({})
       .meta(RELOADS),
     metrics: z
-      .object({ enabled: z.boolean().default(true) })
+      .object({
+        enabled: z.boolean().default(true),
+        /** With workers: a `worker` label (1…N) on the request counters instead of one sum for the group. */
+        per_worker: z.boolean().default(false),
+      })
       .strict()
       .prefault({})
       .meta(RESTART_ONLY),
@@ -256,6 +268,14 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    debug: z
+      .object({
+        /** Add `X-Switchyard-Worker: <worker id>` to every proxied response (for benchmarks and tests; off by default). */
+        worker_header: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({})
+      .meta(RESTART_ONLY),
     /** Webhooks, read at each event. */
     hooks: z.object({ on_health_change: hookUrls.optional(), on_switch: hookUrls.optional() }).strict().prefault({}).meta(RELOADS),
     /** Services; a reload swaps the routing in one step (runtime weights and targets carry over). */

@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { PassiveHealth, type PassiveOptions } from '../health/passive.js';
 import type { StackMeter } from '../pool/stack-meter.js';
-import type { ReloadStep, StateController } from '../state/controller.js';
-import { LOCALHOST_NAMES } from '../tls/self-signed.js';
-import { type CertificateStore, ensureSelfSigned } from '../tls/store.js';
+import type { ReloadStep } from '../state/controller.js';
+import type { RoutingSource } from '../state/routing-source.js';
+import type { CertificateSource } from '../tls/source.js';
 import type { Forwarder } from './exchange.js';
 import { FailoverNotices } from './failover.js';
 import { ListenerSet } from './listener-set.js';
@@ -14,10 +14,12 @@ import { WebSocketDrain } from './websocket-drain.js';
 
 /** What the request path needs from the rest of the process. */
 export interface DataPathDeps {
-  readonly controller: StateController;
-  readonly certificates: CertificateStore;
+  readonly controller: RoutingSource;
+  readonly certificates: CertificateSource;
   /** Counts requests that match no service. */
   readonly unmatched: StackMeter;
+  /** Header name/value pairs, flat, added to every proxied response (the worker id header of `debug.worker_header`). */
+  readonly responseHeaders?: readonly string[] | undefined;
   readonly log: Logger;
 }
 
@@ -38,12 +40,10 @@ export class DataPath {
   private readonly wsProxy: WebSocketProxy;
   private readonly drain: WebSocketDrain;
   private readonly listeners: ListenerSet;
-  private readonly certificates: CertificateStore;
 
   constructor(deps: DataPathDeps) {
     const { controller, certificates, log } = deps;
     const config = controller.currentConfig;
-    this.certificates = certificates;
     this.passive = new PassiveHealth(passiveOptions(config), controller.events);
     this.forwarder = new RawForwarder(
       {
@@ -65,6 +65,7 @@ export class DataPath {
       certificates,
       failover,
       unmatched: deps.unmatched,
+      responseHeaders: deps.responseHeaders,
       log,
     });
   }
@@ -74,11 +75,8 @@ export class DataPath {
     return this.drain.onEvent;
   }
 
-  /** Binds every listener; a TLS listener whose default_cert is missing gets a self-signed localhost one first. */
+  /** Binds every listener (the control plane has made sure each default_cert exists). */
   async start(config: Config): Promise<void> {
-    for (const listener of config.listeners) {
-      if (listener.tls && listener.default_cert !== undefined) await ensureSelfSigned(this.certificates, listener.default_cert, LOCALHOST_NAMES);
-    }
     await this.listeners.start(config);
   }
 

@@ -4,7 +4,7 @@ import { NOOP_METER, type StackMeter } from '../pool/stack-meter.js';
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
 import { chooseStack, type ServiceRoute } from '../routing/service-route.js';
-import type { StateController } from '../state/controller.js';
+import type { RoutingSource } from '../state/routing-source.js';
 import { Exchange, type Forwarder } from './exchange.js';
 import { readRequestHead, type ListenerFacts } from './headers.js';
 import { ALLOWED_METHODS } from './refuse.js';
@@ -30,7 +30,7 @@ export interface Placement {
  * forward. Reads the routing snapshot exactly once per request.
  */
 export class RequestHandler {
-  private readonly controller: StateController;
+  private readonly controller: RoutingSource;
   private readonly forwarder: Forwarder;
   private readonly listener: ListenerRouting;
   /** Counts requests that matched no service (label `_unmatched`). */
@@ -42,7 +42,7 @@ export class RequestHandler {
   /** Logger for one line per request (`logging.access_log`), or undefined. */
   accessLog: Logger | undefined;
 
-  constructor(controller: StateController, forwarder: Forwarder, listener: ListenerRouting) {
+  constructor(controller: RoutingSource, forwarder: Forwarder, listener: ListenerRouting) {
     this.controller = controller;
     this.forwarder = forwarder;
     this.listener = listener;

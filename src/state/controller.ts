@@ -32,6 +32,12 @@ export interface ReloadStep {
   commit(): void;
 }
 
+/**
+ * Hands a snapshot that just went live to the processes serving clients (the worker group
+ * pushes it to every worker); a mutation or reload answers only once it resolves. Must not throw.
+ */
+export type SnapshotApplier = (snapshot: RoutingSnapshot) => Promise<void>;
+
 /** A built snapshot and the registry draft its targets came from, not yet live. */
 interface Built {
   readonly snapshot: RoutingSnapshot;
@@ -60,6 +66,7 @@ export class StateController {
   private readonly log: Logger;
   private readonly queue = new SerialQueue();
   private meters: MeterFactory = () => NOOP_METER;
+  private applier: SnapshotApplier | undefined;
 
   private constructor(config: Config, states: Map<string, ServiceState>, store: FileStateStore, log: Logger, options: ControllerOptions) {
     this.config = config;
@@ -93,6 +100,11 @@ export class StateController {
   useMeters(meters: MeterFactory): void {
     this.meters = meters;
     this.install(this.build(this.config, this.states));
+  }
+
+  /** Installs the step each new snapshot of a mutation or reload is awaited through before it answers. */
+  applyWith(applier: SnapshotApplier): void {
+    this.applier = applier;
   }
 
   /** The current config. */
@@ -172,6 +184,7 @@ export class StateController {
       this.states = states;
       this.install(built);
       step?.commit();
+      await this.applier?.(this.current);
       this.events.publish({ type: 'reload', time: new Date().toISOString(), generation: this.current.generation });
       return this.current;
     });
@@ -230,6 +243,7 @@ export class StateController {
       }
       this.states = states;
       this.install(this.build(this.config, states));
+      await this.applier?.(this.current);
       const updated = this.service(service);
       this.events.publish('active' in event ? { ...event, active: updated.active.name } : event);
       return updated;

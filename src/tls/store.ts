@@ -25,6 +25,11 @@ export interface CertificateInfo {
   expires_soon: boolean;
 }
 
+/** A certificate change as other processes apply it (worker processes): a pair to serve under `name`, or `name` to drop. */
+export type CertificateChange =
+  | { readonly action: 'set'; readonly name: string; readonly hosts: readonly string[]; readonly cert: string; readonly key: string; readonly keyType: string }
+  | { readonly action: 'delete'; readonly name: string };
+
 /** A certificate expiring within this is logged with a warning and flagged `expires_soon`. */
 export const EXPIRY_WARNING_MS = 14 * 86_400_000;
 
@@ -60,6 +65,7 @@ export class CertificateStore {
   private readonly listeners = new Set<(name: string) => void>();
   /** Mutations run one at a time so the files and the maps never disagree. */
   private readonly queue = new SerialQueue();
+  private replicate: ((change: CertificateChange) => Promise<void>) | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -113,6 +119,14 @@ export class CertificateStore {
   }
 
   /**
+   * Installs the step every change is awaited through before it answers (the worker group
+   * applies it on every worker, so after the answer every handshake anywhere sees it). Must not throw.
+   */
+  replicateWith(replicate: (change: CertificateChange) => Promise<void>): void {
+    this.replicate = replicate;
+  }
+
+  /**
    * Validates (in slices, so proxied traffic keeps flowing) and installs a PEM chain (leaf
    * first) and key under `name`, replacing any certificate of that name. 400
    * INVALID_CERTIFICATE with the reason, and nothing changed, when validation fails.
@@ -140,6 +154,7 @@ export class CertificateStore {
       this.index.remove(entry);
       this.log.info({ certificate: name, fingerprint256: entry.fingerprint256 }, 'certificate deleted');
       this.notify(name);
+      await this.replicate?.({ action: 'delete', name });
       this.events?.publish({ type: 'certificate', time: new Date().toISOString(), name, action: 'deleted', fingerprint256: entry.fingerprint256 });
     });
   }
@@ -198,6 +213,7 @@ export class CertificateStore {
     this.log.info({ certificate: name, hosts: entry.hosts, fingerprint256: entry.fingerprint256, replaced: !!previous }, 'certificate installed');
     this.warnIfExpiring(entry, now);
     this.notify(name);
+    await this.replicate?.({ action: 'set', name, hosts: entry.hosts, cert: entry.certPem, key: entry.keyPem, keyType: entry.keyType });
     const action = previous ? 'replaced' : 'added';
     this.events?.publish({ type: 'certificate', time: new Date(now).toISOString(), name, action, fingerprint256: entry.fingerprint256 });
     return { info: infoOf(entry, now), replaced: !!previous };
