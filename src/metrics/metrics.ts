@@ -5,10 +5,7 @@ import type { StackMeter } from '../pool/stack-meter.js';
 import type { ServiceRoute } from '../routing/service-route.js';
 import type { RoutingSnapshot } from '../routing/snapshot.js';
 import { ResponseSeries } from './response-series.js';
-import type { LabelledCounts, ResponseCounters } from './stack-series.js';
-
-/** Request duration buckets for a proxy: 0.5 ms to 10 s. */
-const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+import { DURATION_BUCKETS, type LabelledCounts, type ResponseCounters } from './stack-series.js';
 
 /** Where the gauges read current state from at scrape time. */
 export interface MetricSources {

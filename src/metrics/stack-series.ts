@@ -1,6 +1,9 @@
 import type { StackMeter, UpstreamErrorKind } from '../pool/stack-meter.js';
 import type { Target } from '../pool/target.js';
 
+/** Request duration buckets for a proxy: 0.5 ms to 10 s (every process counts with these, so a primary can add workers' counts up). */
+export const DURATION_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /**
  * The counts of one service/stack as plain data: what a worker reports to the primary and
  * what the primary sums. Every figure is a running total since the counting process started.
