@@ -83,7 +83,10 @@ try {
       systems.filter((s) => s !== 'direct'),
       Number(opts.connections),
     );
-  if (selected.includes('i')) report.cutover = await runCutover(ctx);
+  if (selected.includes('i')) {
+    const variants = systems.filter((s) => VARIANTS[s]);
+    report.cutover = await runCutover(ctx, variants.length ? variants : ['switchyard']);
+  }
 } finally {
   stopAll();
 }

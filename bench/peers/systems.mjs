@@ -8,14 +8,26 @@ import { freePort, has, start, waitReady } from '../lib/proc.mjs';
 /** Core of the system under test. */
 export const SUT_CORE = 0;
 
+/** Cluster scheduling left to the kernel (Node's default on Linux is round robin by the primary). */
+const SCHED_NONE = { NODE_CLUSTER_SCHED_POLICY: 'none' };
+
 /**
- * switchyard variants: extra top-level YAML and environment. Add one here to compare a
- * setting (it is passed through as is; keys switchyard does not know fail its start).
+ * switchyard variants: extra top-level YAML, environment, and the cores it may use (default
+ * SUT_CORE alone). Add one here to compare a setting (it is passed through as is; keys
+ * switchyard does not know fail its start). `switchyard` is the default config: `workers:
+ * auto`, which on one core is a primary and one worker.
  */
 export const VARIANTS = {
   switchyard: { yaml: '' },
   'switchyard-nometrics': { yaml: 'metrics: { enabled: false }', env: { SWITCHYARD_METRICS: '0' } },
   'switchyard-accesslog': { yaml: 'logging: { level: info, access_log: true }' },
+  // One process doing everything (no primary, no workers), as before issue 13.
+  'switchyard-inline': { yaml: 'workers: 0' },
+  // A primary and 1 or 2 workers; the 2-worker ones get both cores (the load generator and the upstream share core 1 with worker 2).
+  'switchyard-w1': { yaml: 'workers: 1' },
+  'switchyard-w2': { yaml: 'workers: 2', core: '0,1' },
+  'switchyard-w1-none': { yaml: 'workers: 1', env: SCHED_NONE },
+  'switchyard-w2-none': { yaml: 'workers: 2', env: SCHED_NONE, core: '0,1' },
 };
 
 /** The peers every comparison includes, in table order. */
@@ -29,7 +41,10 @@ async function ports() {
  * switchyard from dist/ with a generated config; `services` is the YAML of its service
  * list (default: `bench` on the upstream), `extra` top-level YAML, `fds` an open-file limit.
  */
-export async function startSwitchyard(ctx, { name = 'switchyard', services, extra = '', env, upstreamPort = ctx.upstreamPort, fds, extraCerts } = {}) {
+export async function startSwitchyard(
+  ctx,
+  { name = 'switchyard', services, extra = '', env, upstreamPort = ctx.upstreamPort, fds, extraCerts, core = SUT_CORE } = {},
+) {
   const p = await ports();
   const adminPort = await freePort();
   const dir = mkdtempSync(join(ctx.dir, 'sy-'));
@@ -41,7 +56,7 @@ export async function startSwitchyard(ctx, { name = 'switchyard', services, extr
   if (extraCerts) cpSync(extraCerts, join(dir, 'certs'), { recursive: true });
   const yaml = configs.switchyard(dir, { ...p, adminPort, services: services ?? configs.benchService(`127.0.0.1:${upstreamPort}`), extra });
   writeFileSync(join(dir, 'switchyard.yaml'), yaml);
-  const child = start(SUT_CORE, process.execPath, [join(ctx.root, 'dist/cli/main.js'), 'start', '--config', join(dir, 'switchyard.yaml')], { env, fds });
+  const child = start(core, process.execPath, [join(ctx.root, 'dist/cli/main.js'), 'start', '--config', join(dir, 'switchyard.yaml')], { env, fds });
   await waitReady(`http://127.0.0.1:${adminPort}/healthz`, { ms: 120_000, child });
   return { name, ...p, adminPort, pid: child.pid, child };
 }
@@ -85,7 +100,7 @@ async function direct(ctx) {
 /** Starts the system `name` (a peer or a switchyard variant). */
 export function startSystem(name, ctx, options = {}) {
   const variant = VARIANTS[name];
-  if (variant) return startSwitchyard(ctx, { name, extra: variant.yaml, env: variant.env, ...options });
+  if (variant) return startSwitchyard(ctx, { name, extra: variant.yaml, env: variant.env, core: variant.core, ...options });
   switch (name) {
     case 'http-proxy':
       return startHttpProxy(ctx, options);

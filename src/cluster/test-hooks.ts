@@ -10,3 +10,13 @@
 export function stallsRouting(id: number, incarnation: number): boolean {
   return incarnation === 0 && process.env.SWITCHYARD_TEST_STALL_WORKER === String(id);
 }
+
+/**
+ * `SWITCHYARD_TEST_PUSH_DELAY=<ms>`: every worker applies (and acknowledges) each routing
+ * and certificate push that much later, as a busy worker would; a change must still never
+ * be answered before every worker applied it. 0 when unset.
+ */
+export function pushDelay(): number {
+  const ms = Number(process.env.SWITCHYARD_TEST_PUSH_DELAY ?? 0);
+  return Number.isFinite(ms) && ms > 0 ? ms : 0;
+}

@@ -13,7 +13,7 @@ import { CertificateReplica } from './certificate-replica.js';
 import { type FromWorker, isMessage, type ToWorker, type WorkerReport } from './protocol.js';
 import { RoutingReplica } from './routing-replica.js';
 import { healthOf, type RoutingWire } from './snapshot-wire.js';
-import { stallsRouting } from './test-hooks.js';
+import { pushDelay, stallsRouting } from './test-hooks.js';
 
 /** How often a worker reports counts that changed without being asked: what a kill -9 can lose at most. */
 const REPORT_INTERVAL = 1000;
@@ -48,6 +48,8 @@ export class WorkerProcess {
   /** Listeners a reload bound; committed with the routing push that carries its config. */
   private pendingReload: ReloadStep | undefined;
   private readonly reporter: NodeJS.Timeout;
+  /** Test hook (see test-hooks.ts): ms each routing or certificate push waits before it is applied. */
+  private readonly delay = pushDelay();
   private lastWebSockets = '';
   private stopping = false;
 
@@ -88,11 +90,13 @@ export class WorkerProcess {
     if (!isMessage<ToWorker>(message)) return;
     switch (message.t) {
       case 'routing':
-        this.applyRouting(message.seq, message.routing);
+        this.later(() => this.applyRouting(message.seq, message.routing));
         return;
       case 'certificate':
-        this.certificates.apply(message.change, true);
-        this.ack(message.seq);
+        this.later(() => {
+          this.certificates.apply(message.change, true);
+          this.ack(message.seq);
+        });
         return;
       case 'target':
         this.routing.setHealth(message.health);
@@ -115,6 +119,12 @@ export class WorkerProcess {
         message satisfies never;
     }
   };
+
+  /** Runs a push now, or after the test hook's delay (in order either way). */
+  private later(apply: () => void): void {
+    if (this.delay === 0) apply();
+    else setTimeout(apply, this.delay);
+  }
 
   /** Drains (in-flight requests get `timeout` ms), sends the last counts and exits 0. */
   async stop(timeout: number): Promise<void> {

@@ -27,13 +27,16 @@ describe('config reload modes', () => {
         'state.path',
         'certs_dir',
         'demo_backends',
+        'workers',
         'metrics.enabled',
+        'metrics.per_worker',
         'limits.max_header_size',
         'limits.send_timeout',
         'limits.request_buffer',
         'limits.request_buffer_total',
         'upstream.idle_timeout',
         'upstream.max_sockets',
+        'debug.worker_header',
       ]);
     });
 
