@@ -8,8 +8,8 @@ import { freePort, has, start, waitReady } from '../lib/proc.mjs';
 /** Core of the system under test. */
 export const SUT_CORE = 0;
 
-/** Cluster scheduling left to the kernel (Node's default on Linux is round robin by the primary). */
-const SCHED_NONE = { NODE_CLUSTER_SCHED_POLICY: 'none' };
+/** Connections handed out round robin by the primary (Node's Linux default; switchyard's default is `none`: each worker accepts). */
+const SCHED_RR = { NODE_CLUSTER_SCHED_POLICY: 'rr' };
 
 /**
  * switchyard variants: extra top-level YAML, environment, and the cores it may use (default
@@ -26,8 +26,8 @@ export const VARIANTS = {
   // A primary and 1 or 2 workers; the 2-worker ones get both cores (the load generator and the upstream share core 1 with worker 2).
   'switchyard-w1': { yaml: 'workers: 1' },
   'switchyard-w2': { yaml: 'workers: 2', core: '0,1' },
-  'switchyard-w1-none': { yaml: 'workers: 1', env: SCHED_NONE },
-  'switchyard-w2-none': { yaml: 'workers: 2', env: SCHED_NONE, core: '0,1' },
+  'switchyard-w1-rr': { yaml: 'workers: 1', env: SCHED_RR },
+  'switchyard-w2-rr': { yaml: 'workers: 2', env: SCHED_RR, core: '0,1' },
 };
 
 /** The peers every comparison includes, in table order. */

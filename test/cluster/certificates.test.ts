@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/child-switchyard.js';
 import { startBlueGreen } from '../helpers/upstream.js';
-import { startCluster, webService } from './support.js';
+import { startCluster, untilBothWorkers, webService } from './support.js';
 
 /** One HTTPS request on a fresh connection with SNI `servername`: the served certificate's fingerprint and the worker. */
 function handshake(port: number, servername: string): Promise<{ fingerprint: string; worker: string }> {
@@ -18,11 +18,9 @@ function handshake(port: number, servername: string): Promise<{ fingerprint: str
   });
 }
 
-/** Enough fresh handshakes that round robin reaches both workers. */
-async function handshakes(port: number, servername: string): Promise<{ fingerprint: string; worker: string }[]> {
-  const all = [];
-  for (let i = 0; i < 6; i++) all.push(await handshake(port, servername));
-  return all;
+/** Fresh handshakes, one at a time, until both workers made some. */
+function handshakes(port: number, servername: string): Promise<{ fingerprint: string; worker: string }[]> {
+  return untilBothWorkers(() => handshake(port, servername), 4);
 }
 
 describe('workers: certificates', () => {

@@ -5,18 +5,15 @@ import { defer } from '../helpers/cleanup.js';
 import { freePort } from '../helpers/child-switchyard.js';
 import { waitFor } from '../helpers/switchyard.js';
 import { startUpstream } from '../helpers/upstream.js';
-import { type Cluster, fetchAnswer, startCluster } from './support.js';
+import { agentOnWorker, type Cluster, fetchAnswer, startCluster, untilBothWorkers } from './support.js';
 
 const service = (target: string) => `  - name: web\n    stacks: { blue: { targets: ["${target}"] } }\n`;
 
-/** Answers on fresh connections until both workers answered; their bodies. */
+/** Answers on fresh connections until both workers answered: worker → the bodies it sent. */
 async function fromBothWorkers(port: number): Promise<Map<string, string>> {
-  const seen = new Map<string, string>();
-  for (let i = 0; i < 20 && seen.size < 2; i++) {
-    const answer = await fetchAnswer(port, false);
-    seen.set(answer.worker, answer.body);
-  }
-  return seen;
+  const seen = new Map<string, Set<string>>();
+  for (const answer of await untilBothWorkers(() => fetchAnswer(port, false))) seen.set(answer.worker, (seen.get(answer.worker) ?? new Set()).add(answer.body));
+  return new Map([...seen].map(([worker, bodies]) => [worker, [...bodies].join('|')]));
 }
 
 function reloaded(sy: Cluster, count: number): () => boolean {
@@ -97,9 +94,11 @@ describe('workers: signals', () => {
     const sy = await startCluster(service(slow.address));
     const pids = (await sy.workers()).workers.map((w) => w.pid);
     expect(pids).toHaveLength(2);
-    // Fresh connections go round robin: some in flight on each worker when the signal comes.
-    const inFlight = Array.from({ length: 4 }, () => fetchAnswer(sy.proxyPort, false));
-    await waitFor(() => slow.requests.length === 4);
+    // A connection on each worker, each with a request in flight when the signal comes.
+    const agents = [await agentOnWorker(sy.proxyPort, '1'), await agentOnWorker(sy.proxyPort, '2')];
+    const already = slow.requests.length;
+    const inFlight = agents.map((agent) => fetchAnswer(sy.proxyPort, agent));
+    await waitFor(() => slow.requests.length === already + 2);
     sy.child.kill('SIGTERM');
     const answers = await Promise.all(inFlight);
     expect(answers.map((a) => `${a.status}:${a.body}`)).toEqual(answers.map(() => '200:done'));

@@ -140,14 +140,14 @@ export function fetchAnswer(port: number, agent: Agent | false, path = '/'): Pro
 
 /** Opens fresh connections until one is served by worker `id`; returns an agent holding that one keep-alive connection. */
 export async function agentOnWorker(port: number, id: string): Promise<Agent> {
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 100; i++) {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     trackInTest({ close: () => agent.destroy() });
     const answer = await fetchAnswer(port, agent);
     if (answer.worker === id) return agent;
     agent.destroy();
   }
-  throw new Error(`no connection landed on worker ${id} in 20 tries`);
+  throw new Error(`no connection landed on worker ${id} in 100 tries`);
 }
 
 /** A flip of the service, with when it was sent and acknowledged (performance.now()). */
@@ -174,4 +174,18 @@ export function staleAnswers(answers: readonly Answer[], flips: readonly Flip[],
     if (a.body !== (last?.to ?? initial)) stale.push(a);
   }
   return stale;
+}
+
+/**
+ * Calls `ask` one at a time until both workers answered (and at least `min` times): with
+ * the kernel handing out connections (SCHED_NONE), which worker accepts a new connection
+ * is not fixed, so a test that needs both asks until it saw both (at most 100 times).
+ */
+export async function untilBothWorkers<T extends { worker: string }>(ask: () => Promise<T>, min = 1): Promise<T[]> {
+  const answers: T[] = [];
+  while (answers.length < min || new Set(answers.map((a) => a.worker)).size < 2) {
+    if (answers.length >= 100) throw new Error(`100 answers, all from worker ${answers[0]?.worker}`);
+    answers.push(await ask());
+  }
+  return answers;
 }
