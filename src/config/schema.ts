@@ -30,6 +30,8 @@ const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().min(1);
 
+const WORKERS_MESSAGE = 'must be "auto" or a number of workers (0-256)';
+
 /** `host:port` of `admin.listen`, with IPv6 hosts in brackets (upstream targets follow target-address.ts). */
 export const TARGET_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 /** An upstream target: the one rule of src/config/target-address.ts (also the targets API's and the state file's). */
@@ -187,7 +189,7 @@ export const configSchema = z
      * process may use; N forks N; 0 serves from the one process (no primary, no workers).
      */
     workers: z
-      .union([z.literal('auto'), z.number().int().min(0).max(256)], { error: 'must be "auto" or a number of workers (0-256)' })
+      .union([z.literal('auto'), z.number().int(WORKERS_MESSAGE).min(0, WORKERS_MESSAGE).max(256, WORKERS_MESSAGE)], { error: WORKERS_MESSAGE })
       .default('auto')
       .meta(RESTART_ONLY),
     /** Longest graceful drain on SIGTERM. */

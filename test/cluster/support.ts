@@ -113,11 +113,11 @@ export interface Answer {
   socket: number;
 }
 
-/** GET / on 127.0.0.1:`port` through `agent` (a keep-alive agent reuses its sockets; false opens a fresh one). */
-export function fetchAnswer(port: number, agent: Agent | false, path = '/'): Promise<Answer> {
+/** GET `path` on 127.0.0.1:`port` through `agent` (a keep-alive agent reuses its sockets; false opens a fresh one). */
+export function fetchAnswer(port: number, agent: Agent | false, path = '/', headers: Record<string, string> = {}): Promise<Answer> {
   const startedAt = performance.now();
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, agent, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
