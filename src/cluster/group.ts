@@ -1,6 +1,5 @@
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
-import { Counter, Gauge } from 'prom-client';
 import type { WorkersView } from '../admin/routes/workers.js';
 import type { Config } from '../config/schema.js';
 import type { ControlParts, DataPlane } from '../data-plane.js';
@@ -10,8 +9,10 @@ import type { RoutingSnapshot } from '../routing/snapshot.js';
 import type { ReloadStep, StateController } from '../state/controller.js';
 import type { CertificateChange, CertificateStore } from '../tls/store.js';
 import { GroupCounts } from './group-counts.js';
+import { groupMetrics, type RestartReason } from './group-metrics.js';
 import { type FromWorker, isMessage, type ToWorker } from './protocol.js';
 import { healthOf, RoutingEncoder, type TargetHealth } from './snapshot-wire.js';
+import { newSlot, respawnDelay, type Slot } from './slot.js';
 import { WorkerHandle } from './worker-handle.js';
 
 /** A worker that does not acknowledge a push within this is replaced, and the change answers all the same (SPEC §8). */
@@ -20,26 +21,12 @@ export const ACK_TIMEOUT = 2000;
 const REPORT_TIMEOUT = 1000;
 /** A dead process's late messages (its last report) are still taken this long before its counts are retired. */
 const RETIRE_DELAY = 1000;
-/** A worker number that died CRASH_LIMIT times within CRASH_WINDOW ms is respawned after CRASH_DELAY ms, not at once. */
-const CRASH_LIMIT = 3;
-const CRASH_WINDOW = 5000;
-const CRASH_DELAY = 1000;
 /** Beyond shutdown_timeout, how long a draining worker has to exit before it is killed. */
 const STOP_GRACE = 2000;
 
-/** One worker number and the process currently holding it. */
-interface Slot {
-  readonly id: number;
-  current: WorkerHandle | undefined;
-  processes: number;
-  restarts: number;
-  /** Epoch ms of its recent deaths (crash-loop guard). */
-  deaths: number[];
-}
-
 /**
- * The data plane as N worker processes (node:cluster; the listening sockets are the
- * primary's and connections are handed out by the scheduling policy). Every routing
+ * The data plane as N worker processes (node:cluster: the primary opens each listening
+ * socket and shares it, and each worker accepts on it; see primary.ts). Every routing
  * snapshot and certificate change goes to every live worker and is awaited: a change
  * answers only once each has acknowledged it, and a worker that has not within ACK_TIMEOUT
  * is killed (its exit awaited) before the answer, so none serves the old state after it. A
@@ -56,7 +43,7 @@ export class WorkerGroup implements DataPlane {
   private readonly slots: Slot[];
   private readonly counts = new GroupCounts();
   private readonly encoder = new RoutingEncoder();
-  private readonly restarts: Counter<'reason'> | undefined;
+  private readonly restarted: (reason: RestartReason) => void;
   private started = false;
   private stopping = false;
 
@@ -65,30 +52,10 @@ export class WorkerGroup implements DataPlane {
     this.certificates = parts.certificates;
     this.metrics = parts.metrics;
     this.log = parts.log;
-    this.slots = Array.from({ length: count }, (_, i) => ({ id: i + 1, current: undefined, processes: 0, restarts: 0, deaths: [] }));
+    this.slots = Array.from({ length: count }, (_, i) => newSlot(i + 1));
     this.controller.applyWith((snapshot) => this.pushRouting(snapshot));
     this.certificates.replicateWith((change) => this.pushCertificate(change));
-    const registers = parts.metrics ? [parts.metrics.registry] : [];
-    const live = () => this.live().length;
-    this.restarts = parts.metrics
-      ? new Counter({
-          name: 'switchyard_worker_restarts_total',
-          help: 'Worker processes respawned, by why the old one ended.',
-          labelNames: ['reason'],
-          registers,
-        })
-      : undefined;
-    for (const reason of ['exited', 'replaced', 'drained']) this.restarts?.inc({ reason }, 0);
-    if (parts.metrics) {
-      new Gauge({
-        name: 'switchyard_workers',
-        help: 'Worker processes alive.',
-        registers,
-        collect() {
-          this.set(live());
-        },
-      });
-    }
+    this.restarted = groupMetrics(parts.metrics, () => this.live().length);
   }
 
   /** Health changes go to every worker; switches too, for their WebSocket drains. */
@@ -179,12 +146,7 @@ export class WorkerGroup implements DataPlane {
   async workers(): Promise<WorkersView> {
     await this.refreshCounts();
     const now = Date.now();
-    const workers = this.slots.flatMap((slot) => {
-      const h = slot.current;
-      if (h === undefined || h.state === 'dead') return [];
-      const uptime_seconds = Math.round((now - h.startedAt) / 1000);
-      return [{ id: h.id, pid: h.pid, state: h.state, generation: h.generation, requests: h.requests, uptime_seconds, restarts: slot.restarts }];
-    });
+    const workers = this.slots.flatMap((slot) => (slot.current?.alive ? [slot.current.view(slot.restarts, now)] : []));
     return { mode: 'workers', scheduling: cluster.schedulingPolicy === cluster.SCHED_RR ? 'rr' : 'none', workers };
   }
 
@@ -250,20 +212,24 @@ export class WorkerGroup implements DataPlane {
     setTimeout(() => this.counts.retire(h.worker.id), RETIRE_DELAY).unref();
     if (slot.current === h) slot.current = undefined;
     if (this.stopping || !this.started) return;
-    slot.restarts++;
-    const reason = h.replaced ? 'replaced' : stopped ? 'drained' : 'exited';
-    this.restarts?.inc({ reason });
-    const now = Date.now();
-    slot.deaths = [...slot.deaths.filter((t) => t > now - CRASH_WINDOW), now];
-    const delay = slot.deaths.length >= CRASH_LIMIT ? CRASH_DELAY : 0;
+    const reason: RestartReason = h.replaced ? 'replaced' : stopped ? 'drained' : 'exited';
+    this.restarted(reason);
+    const delay = respawnDelay(slot, Date.now());
     const fields = { worker: slot.id, pid: h.pid, code, signal, reason, restarts: slot.restarts, delay };
     if (reason === 'drained') this.log.info(fields, 'worker drained; respawning');
     else this.log.warn(fields, h.replaced ? 'worker replaced; respawning' : 'worker died; respawning');
-    if (delay === 0) this.spawn(slot);
-    else
-      setTimeout(() => {
-        if (!this.stopping) this.spawn(slot);
-      }, delay).unref();
+    const respawn = () => {
+      if (this.stopping) return;
+      try {
+        this.spawn(slot);
+      } catch (err) {
+        // fork itself failed (no memory, no process slots): try again rather than give the worker number up.
+        this.log.error({ worker: slot.id, err: (err as Error).message }, 'worker could not be forked; retrying in 1 s');
+        setTimeout(respawn, 1000).unref();
+      }
+    };
+    if (delay === 0) respawn();
+    else setTimeout(respawn, delay).unref();
   }
 
   private async pushRouting(snapshot: RoutingSnapshot): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Worker } from 'node:cluster';
+import type { WorkerView } from '../admin/routes/workers.js';
 import type { FromWorker, ToWorker, WorkerReport } from './protocol.js';
 
 /** Where a worker process is in its life. */
@@ -130,6 +131,13 @@ export class WorkerHandle {
     this.requests = report.requests;
     this.generation = Math.max(this.generation, report.generation);
     this.websockets = new Map(report.websockets.map(([service, stack, n]) => [`${service}\u0000${stack}`, n]));
+  }
+
+  /** What `GET /v1/workers` shows of it. */
+  view(restarts: number, now: number): WorkerView {
+    const state = this.state === 'dead' ? 'stopping' : this.state;
+    const uptime_seconds = Math.round((now - this.startedAt) / 1000);
+    return { id: this.id, pid: this.pid, state, generation: this.generation, requests: this.requests, uptime_seconds, restarts };
   }
 
   /** The process is gone: every pending request resolves undefined. */
