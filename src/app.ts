@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { AcmeManager } from './acme/manager.js';
 import type { WorkersView } from './admin/routes/workers.js';
 import { adminToken, createAdminServer } from './admin/server.js';
 import { keepRestartOnly } from './config/reload-modes.js';
@@ -22,11 +23,11 @@ import { LOCALHOST_NAMES } from './tls/self-signed.js';
 import { CertificateStore, ensureSelfSigned } from './tls/store.js';
 
 /** The request path in this process (`workers: 0`, and switchyard embedded in tests). */
-export const inProcess: DataPlaneFactory = ({ controller, certificates, metrics, log }) => {
+export const inProcess: DataPlaneFactory = ({ controller, certificates, metrics, challenges, log }) => {
   if (metrics) controller.useMeters((service, stack) => metrics.meterFor(service, stack));
   const unmatched = metrics?.meterFor('_unmatched', 'none') ?? NOOP_METER;
   const responseHeaders = controller.currentConfig.debug.worker_header ? ['X-Switchyard-Worker', '0'] : undefined;
-  return new DataPath({ controller, certificates, unmatched, responseHeaders, log });
+  return new DataPath({ controller, certificates, unmatched, challenges, responseHeaders, log });
 };
 
 /**
@@ -39,6 +40,8 @@ export class Switchyard {
   readonly certificates: CertificateStore;
   readonly log: Logger;
   readonly admin: FastifyInstance;
+  /** ACME certificates: orders, renewals, http-01 answers. */
+  readonly acme: AcmeManager;
   private readonly health: HealthChecker;
   private readonly plane: DataPlane;
   private readonly closeEventStream: () => void;
@@ -56,7 +59,8 @@ export class Switchyard {
       ? new Metrics({ snapshot: () => controller.snapshot, websockets, certificates: () => certificates.list(), refresh })
       : undefined;
     this.health = new HealthChecker(controller);
-    this.plane = plane({ controller, certificates, metrics, log });
+    this.acme = new AcmeManager({ store: certificates, events, log, certsDir: config.certs_dir });
+    this.plane = plane({ controller, certificates, metrics, challenges: this.acme.challenges, log });
     const hooks = webhookListener(() => controller.currentConfig.hooks, log);
     const onPlane = this.plane.onEvent;
     for (const listener of [eventLog(log), hooks, ...(onPlane ? [onPlane] : []), ...(metrics ? [metrics.onEvent] : [])]) events.subscribe(listener);
@@ -64,7 +68,19 @@ export class Switchyard {
     const stopping = () => this.stopping;
     const single = (): Promise<WorkersView> => Promise.resolve(singleProcess(controller, metrics, this.stopping));
     const workers = () => this.plane.workers?.() ?? single();
-    const admin = createAdminServer({ config, token, controller, certificates, websockets, defaultCerts, stopping, metrics, workers, log });
+    const admin = createAdminServer({
+      config,
+      token,
+      controller,
+      certificates,
+      acme: this.acme,
+      websockets,
+      defaultCerts,
+      stopping,
+      metrics,
+      workers,
+      log,
+    });
     this.admin = admin.app;
     this.closeEventStream = admin.closeEventStream;
   }
@@ -86,6 +102,7 @@ export class Switchyard {
       await app.health.start();
       await app.plane.start(config);
       await app.admin.listen(splitHostPort(config.admin.listen));
+      await app.acme.start(config);
     } catch (err) {
       await app.stop(0);
       throw err;
@@ -120,6 +137,7 @@ export class Switchyard {
     const plane = this.plane.reloadStep(config);
     const commit = () => {
       plane.commit();
+      this.acme.reload(config);
       this.log.level = config.logging.level;
     };
     await this.controller.reload(config, { prepare: () => plane.prepare(), commit });
@@ -132,6 +150,7 @@ export class Switchyard {
   async stop(timeout = this.controller.currentConfig.shutdown_timeout): Promise<void> {
     this.stopping = true;
     this.health.stop();
+    this.acme.stop();
     this.closeEventStream();
     await this.plane.close(timeout);
     await this.admin.close();

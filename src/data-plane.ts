@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ChallengeResponder } from './acme/challenges.js';
 import type { WorkersView } from './admin/routes/workers.js';
 import type { Config } from './config/schema.js';
 import type { EventListener } from './events/bus.js';
@@ -40,6 +41,8 @@ export interface ControlParts {
   readonly certificates: CertificateStore;
   /** Undefined when metrics are disabled. */
   readonly metrics: Metrics | undefined;
+  /** The ACME http-01 tokens in flight (the primary's ACME manager adds them). */
+  readonly challenges: ChallengeResponder;
   readonly log: Logger;
 }
 

@@ -19,6 +19,8 @@ export const ERRORS = {
   REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time' },
   STACK_UNHEALTHY: { status: 409, message: 'The stack has no healthy target' },
   CERTIFICATE_IN_USE: { status: 409, message: 'The certificate is a listener default_cert' },
+  CERTIFICATE_EXISTS: { status: 409, message: 'A certificate or ACME order of that name already exists' },
+  ACME_NOT_CONFIGURED: { status: 409, message: 'ACME is not configured (no top-level acme section)' },
   NO_HISTORY: { status: 409, message: 'There is no earlier state to roll back to' },
   PRECONDITION_FAILED: { status: 412, message: 'If-Match names an older generation' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is too large' },

@@ -28,6 +28,8 @@ export const VARIANTS = {
   'switchyard-w2': { yaml: 'workers: 2', core: '0,1' },
   'switchyard-w1-rr': { yaml: 'workers: 1', env: SCHED_RR },
   'switchyard-w2-rr': { yaml: 'workers: 2', env: SCHED_RR, core: '0,1' },
+  // Another checkout's build, for a before/after in one run: SWITCHYARD_BASE=/path/to/checkout (with dist/ built).
+  'switchyard-base': { yaml: '', root: process.env.SWITCHYARD_BASE },
 };
 
 /** The peers every comparison includes, in table order. */
@@ -43,7 +45,7 @@ async function ports() {
  */
 export async function startSwitchyard(
   ctx,
-  { name = 'switchyard', services, extra = '', env, upstreamPort = ctx.upstreamPort, fds, extraCerts, core = SUT_CORE } = {},
+  { name = 'switchyard', services, extra = '', env, upstreamPort = ctx.upstreamPort, fds, extraCerts, core = SUT_CORE, root = ctx.root } = {},
 ) {
   const p = await ports();
   const adminPort = await freePort();
@@ -56,7 +58,7 @@ export async function startSwitchyard(
   if (extraCerts) cpSync(extraCerts, join(dir, 'certs'), { recursive: true });
   const yaml = configs.switchyard(dir, { ...p, adminPort, services: services ?? configs.benchService(`127.0.0.1:${upstreamPort}`), extra });
   writeFileSync(join(dir, 'switchyard.yaml'), yaml);
-  const child = start(core, process.execPath, [join(ctx.root, 'dist/cli/main.js'), 'start', '--config', join(dir, 'switchyard.yaml')], { env, fds });
+  const child = start(core, process.execPath, [join(root, 'dist/cli/main.js'), 'start', '--config', join(dir, 'switchyard.yaml')], { env, fds });
   await waitReady(`http://127.0.0.1:${adminPort}/healthz`, { ms: 120_000, child });
   return { name, ...p, adminPort, pid: child.pid, child };
 }
@@ -100,7 +102,8 @@ async function direct(ctx) {
 /** Starts the system `name` (a peer or a switchyard variant). */
 export function startSystem(name, ctx, options = {}) {
   const variant = VARIANTS[name];
-  if (variant) return startSwitchyard(ctx, { name, extra: variant.yaml, env: variant.env, core: variant.core, ...options });
+  if (variant?.root === undefined && name === 'switchyard-base') throw new Error('switchyard-base needs SWITCHYARD_BASE=<checkout with dist/ built>');
+  if (variant) return startSwitchyard(ctx, { name, extra: variant.yaml, env: variant.env, core: variant.core, root: variant.root ?? ctx.root, ...options });
   switch (name) {
     case 'http-proxy':
       return startHttpProxy(ctx, options);

@@ -57,6 +57,7 @@ async function runOne(ctx, name) {
       extra: `${variant.yaml}\ndebug: { worker_header: true }`,
       env: variant.env,
       core: variant.core,
+      root: variant.root ?? ctx.root,
     });
     for (let run = 0; run < ctx.runs; run++) {
       const r = await client(ctx, sys);

@@ -18,9 +18,9 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
  * The routes anyone may read without the token (SPEC §5), by the pattern they were
- * registered with; only GET and HEAD. Add the dashboard's static files here when it exists.
+ * registered with; only GET and HEAD. The dashboard's files are public (they hold no data).
  */
-export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/metrics']);
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/metrics', '/ui', '/ui/', '/ui/*']);
 const PUBLIC_METHODS = new Set(['GET', 'HEAD']);
 
 /**

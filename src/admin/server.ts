@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { AcmeManager } from '../acme/manager.js';
 import type { Config } from '../config/schema.js';
 import { splitHostPort } from '../net/host-port.js';
 import type { StateController } from '../state/controller.js';
@@ -11,6 +12,7 @@ import { attachEventStream } from './routes/events.js';
 import { registerHealthRoute } from './routes/health.js';
 import { type MetricsPage, registerMetricsRoute } from './routes/metrics.js';
 import { registerServiceRoutes } from './routes/services.js';
+import { registerDashboard } from './routes/ui.js';
 import { registerWorkersRoute, type WorkersView } from './routes/workers.js';
 
 /** Raised when the config cannot be served (e.g. a public admin without a token). */
@@ -28,6 +30,8 @@ export interface AdminDeps {
   readonly token: string | undefined;
   readonly controller: StateController;
   readonly certificates: CertificateStore;
+  /** ACME orders and renewals (next renewals, POST /v1/certificates/acme). */
+  readonly acme: AcmeManager;
   /** Open WebSockets of a service's stack. */
   readonly websockets: (service: string, stack: string) => number;
   /** Certificates that are some listener's default_cert. */
@@ -58,9 +62,10 @@ export function createAdminServer(deps: AdminDeps): { app: FastifyInstance; clos
   registerHealthRoute(app, { stopping: deps.stopping, generation: () => controller.snapshot.generation });
   const expiringCertificates = () => certificates.list().flatMap((c) => (c.expires_soon ? [c.name] : []));
   registerServiceRoutes(app, { controller, websockets: deps.websockets, expiringCertificates });
-  registerCertificateRoutes(app, { store: certificates, defaultCerts: deps.defaultCerts });
+  registerCertificateRoutes(app, { store: certificates, defaultCerts: deps.defaultCerts, acme: deps.acme });
   if (deps.metrics) registerMetricsRoute(app, deps.metrics);
   registerWorkersRoute(app, deps.workers);
-  const closeEventStream = attachEventStream({ server: app.server, events: controller.events, token, loopback });
+  const figures = registerDashboard(app, { metrics: () => deps.metrics?.registry, snapshot: () => controller.snapshot, log });
+  const closeEventStream = attachEventStream({ server: app.server, events: controller.events, token, loopback, figures });
   return { app, closeEventStream };
 }

@@ -2,7 +2,7 @@ import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import { messageOf } from '../errors.js';
 import { SniIndex } from '../tls/sni-index.js';
-import type { CertificateSource } from '../tls/source.js';
+import type { CertificateProvider } from '../tls/provider.js';
 import type { CertificateChange } from '../tls/store.js';
 import { buildContext } from '../tls/validate.js';
 
@@ -24,7 +24,7 @@ interface Entry {
  * built at the first handshake that needs it, as the store does for certificates loaded
  * from disk, so a worker starting with 10,000 certificates is not slower to listen.
  */
-export class CertificateReplica implements CertificateSource {
+export class CertificateReplica implements CertificateProvider {
   private readonly entries = new Map<string, Entry>();
   private readonly index = new SniIndex<Entry>();
   private readonly listeners = new Set<(name: string) => void>();

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
+import type { ChallengeResponder } from '../acme/challenges.js';
 import type { WorkersView } from '../admin/routes/workers.js';
 import type { Config } from '../config/schema.js';
 import type { ControlParts, DataPlane } from '../data-plane.js';
@@ -38,6 +39,7 @@ export class WorkerGroup implements DataPlane {
   readonly websockets = { count: (service: string, stack: string): number => this.openWebSockets(service, stack) };
   private readonly controller: StateController;
   private readonly certificates: CertificateStore;
+  private readonly challenges: ChallengeResponder;
   private readonly metrics: Metrics | undefined;
   private readonly log: Logger;
   private readonly slots: Slot[];
@@ -46,6 +48,8 @@ export class WorkerGroup implements DataPlane {
   private readonly restarted: (reason: RestartReason) => void;
   private started = false;
   private stopping = false;
+  /** Reports arrived since the metrics last loaded the group's counts. */
+  private countsChanged = true;
 
   constructor(parts: ControlParts, count: number) {
     this.controller = parts.controller;
@@ -55,7 +59,11 @@ export class WorkerGroup implements DataPlane {
     this.slots = Array.from({ length: count }, (_, i) => newSlot(i + 1));
     this.controller.applyWith((snapshot) => this.pushRouting(snapshot));
     this.certificates.replicateWith((change) => this.pushCertificate(change));
+    this.challenges = parts.challenges;
+    this.challenges.replicateWith((change) => this.broadcast((seq) => ({ t: 'challenge', seq, change }), `ACME token ${change.token}`));
     this.restarted = groupMetrics(parts.metrics, () => this.live().length);
+    // Workers report changed counts every second unasked: what the dashboard's figures read between scrapes.
+    parts.metrics?.onRead(() => this.loadCounts());
   }
 
   /** Health changes go to every worker; switches too, for their WebSocket drains. */
@@ -137,10 +145,9 @@ export class WorkerGroup implements DataPlane {
     );
   }
 
-  /** Collects every worker's counts into the metrics (before /metrics or a status answer). */
+  /** Asks every worker for its counts now (before /metrics or a status answer); the metrics load them when read. */
   async refreshCounts(): Promise<void> {
     await Promise.all(this.live().map((h) => h.request((seq) => ({ t: 'report', seq }), REPORT_TIMEOUT)));
-    this.metrics?.loadCounts(this.counts.entries(this.controller.currentConfig.metrics.per_worker));
   }
 
   async workers(): Promise<WorkersView> {
@@ -148,6 +155,13 @@ export class WorkerGroup implements DataPlane {
     const now = Date.now();
     const workers = this.slots.flatMap((slot) => (slot.current?.alive ? [slot.current.view(slot.restarts, now)] : []));
     return { mode: 'workers', scheduling: cluster.schedulingPolicy === cluster.SCHED_RR ? 'rr' : 'none', workers };
+  }
+
+  /** Loads the group's counts into the metrics when reports came in since the last time. */
+  private loadCounts(): void {
+    if (!this.countsChanged) return;
+    this.countsChanged = false;
+    this.metrics?.loadCounts(this.counts.entries(this.controller.currentConfig.metrics.per_worker));
   }
 
   private live(): WorkerHandle[] {
@@ -168,7 +182,8 @@ export class WorkerGroup implements DataPlane {
       const pair = this.certificates.keyPair(name);
       return pair ? [{ action: 'set', name, hosts, cert: pair.cert, key: pair.key, keyType: pair.keyType }] : [];
     });
-    handle.send({ t: 'init', id: slot.id, incarnation: handle.incarnation, routing: this.encoder.full(snapshot), certificates });
+    const challenges = this.challenges.pending();
+    handle.send({ t: 'init', id: slot.id, incarnation: handle.incarnation, routing: this.encoder.full(snapshot), certificates, challenges });
     return handle;
   }
 
@@ -192,6 +207,7 @@ export class WorkerGroup implements DataPlane {
         return;
       case 'report':
         this.counts.update(h.worker.id, h.id, message.report.counts);
+        if (message.report.counts.length > 0) this.countsChanged = true;
         h.noteReport(message.report);
         h.answered(message);
         return;
@@ -209,7 +225,10 @@ export class WorkerGroup implements DataPlane {
   private exited(slot: Slot, h: WorkerHandle, code: number | null, signal: string | null): void {
     const stopped = h.state === 'stopping';
     h.died(code, signal);
-    setTimeout(() => this.counts.retire(h.worker.id), RETIRE_DELAY).unref();
+    setTimeout(() => {
+      this.counts.retire(h.worker.id);
+      this.countsChanged = true;
+    }, RETIRE_DELAY).unref();
     if (slot.current === h) slot.current = undefined;
     if (this.stopping || !this.started) return;
     const reason: RestartReason = h.replaced ? 'replaced' : stopped ? 'drained' : 'exited';

@@ -1,3 +1,4 @@
+import type { ChallengeChange } from '../acme/challenges.js';
 import type { Config } from '../config/schema.js';
 import type { SwitchyardEvent } from '../events/bus.js';
 import type { StackCounts } from '../metrics/stack-series.js';
@@ -10,11 +11,13 @@ import type { RoutingWire, TargetHealth } from './snapshot-wire.js';
  */
 export type ToWorker =
   /** First message: who the worker is and everything it serves from; it listens only after applying it. */
-  | { t: 'init'; id: number; incarnation: number; routing: RoutingWire; certificates: readonly CertificateChange[] }
+  | { t: 'init'; id: number; incarnation: number; routing: RoutingWire; certificates: readonly CertificateChange[]; challenges: readonly ChallengeChange[] }
   /** A new routing snapshot; acknowledged once it is live in the worker. */
   | { t: 'routing'; seq: number; routing: RoutingWire }
   /** A certificate added, replaced or removed; acknowledged once handshakes see it. */
   | { t: 'certificate'; seq: number; change: CertificateChange }
+  /** An ACME http-01 token to answer or to stop answering; acknowledged once the worker answers it. */
+  | { t: 'challenge'; seq: number; change: ChallengeChange }
   /** A target's health changed (active check, or a passive ejection seen by some worker). */
   | { t: 'target'; health: TargetHealth }
   /** A switch, weight change or rollback (the worker's WebSocket drain follows them). */

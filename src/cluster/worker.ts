@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { ChallengeResponder } from '../acme/challenges.js';
 import type { Config } from '../config/schema.js';
 import { messageOf } from '../errors.js';
 import type { SwitchyardEvent } from '../events/bus.js';
@@ -41,6 +42,7 @@ export class WorkerProcess {
   private readonly log: Logger;
   private readonly routing: RoutingReplica;
   private readonly certificates: CertificateReplica;
+  private readonly challenges = new ChallengeResponder();
   private readonly counters: ResponseCounters | undefined;
   private readonly path: DataPath;
   /** Reloads wait for the start and for each other. */
@@ -63,9 +65,12 @@ export class WorkerProcess {
     this.routing = new RoutingReplica(init.routing, meters);
     this.certificates = new CertificateReplica(log);
     for (const change of init.certificates) this.certificates.apply(change);
+    for (const change of init.challenges) this.challenges.apply(change);
+    this.challenges.log = log;
     const responseHeaders = config.debug.worker_header ? ['X-Switchyard-Worker', String(this.id)] : undefined;
     const unmatched = counters?.meterFor('_unmatched', 'none') ?? NOOP_METER;
-    this.path = new DataPath({ controller: this.routing, certificates: this.certificates, unmatched, responseHeaders, log });
+    const { routing, certificates, challenges } = this;
+    this.path = new DataPath({ controller: routing, certificates, unmatched, challenges, responseHeaders, log });
     this.routing.events.subscribe(this.path.onEvent);
     this.routing.events.subscribe(this.forward);
     this.reporter = setInterval(() => this.reportChanges(), REPORT_INTERVAL);
@@ -97,6 +102,10 @@ export class WorkerProcess {
           this.certificates.apply(message.change, true);
           this.ack(message.seq);
         });
+        return;
+      case 'challenge':
+        this.challenges.apply(message.change);
+        this.ack(message.seq);
         return;
       case 'target':
         this.routing.setHealth(message.health);

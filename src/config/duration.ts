@@ -1,9 +1,9 @@
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 
 /**
  * Parses a duration: an integer number of milliseconds, or a string such as
- * `500ms`, `2s`, `1m`, `1h`. Returns undefined when the value is not a duration.
+ * `500ms`, `2s`, `1m`, `1h`, `30d`. Returns undefined when the value is not a duration.
  */
 export function parseDuration(value: unknown): number | undefined {
   if (typeof value === 'number') {

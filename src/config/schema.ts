@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { normalizeHostName } from '../net/host-name.js';
+import { acmeHostProblem, MAX_ACME_HOSTS } from './acme-hosts.js';
+import { CERTIFICATE_NAME_PATTERN } from './certificate-names.js';
 import { parseDuration } from './duration.js';
 import { targetProblem } from './target-address.js';
 
@@ -153,6 +155,47 @@ const listener = z
   })
   .strict();
 
+/**
+ * Automatic certificates from an ACME CA (Let's Encrypt, ZeroSSL, a private step-ca, or
+ * Pebble in tests), validated with http-01 on the plain-HTTP listeners: the CA's
+ * validator must reach one of them on port 80 by the certificate's host names.
+ */
+const acme = z
+  .object({
+    /** The CA's ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory. */
+    directory: z.url({ protocol: /^https?$/, error: 'must be the http(s) URL of an ACME directory' }),
+    /** Contact address the CA may write to about expiry or account problems (optional). */
+    email: z.email().optional(),
+    /** PEM file of the CA certificates trusted, instead of Node's bundled roots, for the directory's own HTTPS (a private or test CA). Read at each order. */
+    ca_file: z.string().min(1).optional(),
+    /** Renew a certificate this long before it expires (default 30d); each renewal comes up to a tenth of this (at most a day) earlier still, at random, so instances and certificates do not renew in lockstep. */
+    renew_before: duration.default(30 * 86_400_000),
+    /** Shortest time between two orders of one certificate (default 1h), so a renew_before as long as a certificate's lifetime renews it at this pace, not in a loop. */
+    min_renew_interval: duration.default(3_600_000),
+  })
+  .strict();
+
+/** A certificate switchyard obtains and renews by itself (SPEC §12). */
+const certificate = z
+  .object({
+    /** Name in certs_dir and the certificate API (as `cert list` shows it). */
+    name: z.string().regex(CERTIFICATE_NAME_PATTERN, 'must be 1-128 letters, digits, "_", "." or "-", not starting with "."'),
+    /** Host names on the certificate; no wildcards (http-01 cannot validate them). */
+    hosts: z
+      .array(
+        z.string().superRefine((host, ctx) => {
+          const problem = acmeHostProblem(host);
+          if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+      )
+      .min(1)
+      .max(MAX_ACME_HOSTS)
+      .transform((hosts) => [...new Set(hosts.map((h) => h.toLowerCase()))]),
+    /** Obtain and renew it from the `acme` CA; the only kind declared in config for now (upload others with `cert add`). */
+    acme: z.literal(true, { error: 'must be true: only ACME certificates are declared in config; upload others with `switchyard cert add`' }),
+  })
+  .strict();
+
 const hookUrls = z.union([z.url(), z.array(z.url())]).transform((v) => (Array.isArray(v) ? v : [v]));
 
 /** The whole config file. */
@@ -182,6 +225,10 @@ export const configSchema = z
       .meta(RESTART_ONLY),
     /** Directory of certificates and keys. */
     certs_dir: z.string().default('certs').meta(RESTART_ONLY),
+    /** The ACME CA certificates with `acme: true` are obtained from; none: no automatic certificates. */
+    acme: acme.optional().meta(RELOADS),
+    /** Certificates switchyard obtains by itself (`acme: true`), besides those uploaded through the API; a reload orders new ones and stops renewing removed ones. */
+    certificates: z.array(certificate).default([]).meta(RELOADS),
     /** Start tiny demo backends at the demo service's loopback targets. */
     demo_backends: z.boolean().default(false).meta(RESTART_ONLY),
     /**
@@ -301,6 +348,14 @@ export const configSchema = z
         }
       }
     });
+    const names = new Set<string>();
+    cfg.certificates.forEach((c, i) => {
+      if (names.has(c.name)) ctx.addIssue({ code: 'custom', path: ['certificates', i, 'name'], message: `duplicate certificate "${c.name}"` });
+      names.add(c.name);
+    });
+    if (cfg.certificates.length > 0 && cfg.acme === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['acme'], message: 'is required when certificates have acme: true (at least acme.directory)' });
+    }
     const ports = new Set<number>();
     cfg.listeners.forEach((l, i) => {
       if (l.port !== 0 && ports.has(l.port)) ctx.addIssue({ code: 'custom', path: ['listeners', i, 'port'], message: `port ${l.port} is used twice` });
@@ -313,3 +368,7 @@ export type Config = z.output<typeof configSchema>;
 export type ServiceConfig = Config['services'][number];
 export type ListenerConfig = Config['listeners'][number];
 export type HealthCheckConfig = NonNullable<ServiceConfig['health_check']>;
+/** The `acme` section, defaults filled in. */
+export type AcmeConfig = NonNullable<Config['acme']>;
+/** One entry of `certificates`. */
+export type CertificateConfig = Config['certificates'][number];

@@ -7,7 +7,29 @@ export type SwitchyardEvent =
   | { type: 'health'; time: string; service: string; stack: string; target: string; healthy: boolean; source: 'active' | 'passive'; error: string | null }
   | { type: 'failover'; time: string; service: string; from: string; to: string }
   | { type: 'certificate'; time: string; name: string; action: 'added' | 'replaced' | 'deleted'; fingerprint256?: string }
-  | { type: 'reload'; time: string; generation: number };
+  | { type: 'reload'; time: string; generation: number }
+  | AcmeEvent;
+
+/**
+ * An ACME certificate's life: `ordered` (an order starts), `issued` (first certificate),
+ * `renewed`, or `failed` (the old certificate, if any, stays; `retry_at` says when the next
+ * try is). Installs also publish the usual `certificate` event.
+ */
+export interface AcmeEvent {
+  type: 'acme';
+  time: string;
+  name: string;
+  action: 'ordered' | 'issued' | 'renewed' | 'failed';
+  hosts: readonly string[];
+  fingerprint256?: string;
+  not_after?: string;
+  /** When the certificate is renewed next (issued, renewed). */
+  next_renewal?: string;
+  /** Why the order failed (failed). */
+  error?: string;
+  /** When the failed order is tried again (failed). */
+  retry_at?: string;
+}
 
 /** Something that receives every event (event stream, webhooks, logs). */
 export type EventListener = (event: SwitchyardEvent) => void;

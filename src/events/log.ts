@@ -4,7 +4,7 @@ import type { EventListener } from './bus.js';
 /**
  * One log line per event, written here rather than by each publisher: switches, weight
  * changes and rollbacks, replaced targets, health transitions (active and passive) and
- * failovers. Certificate changes and reloads are logged where they happen, with details
+ * failovers. Certificate changes, ACME orders and reloads are logged where they happen, with details
  * the event does not carry.
  */
 export function eventLog(log: Logger): EventListener {
@@ -29,6 +29,7 @@ export function eventLog(log: Logger): EventListener {
         return;
       case 'certificate':
       case 'reload':
+      case 'acme':
         return;
       default: {
         const never: never = event;

@@ -130,10 +130,19 @@ export class Metrics {
   /** Brings the counters up to date (see MetricSources.refresh). */
   async refresh(): Promise<void> {
     await this.sources.refresh?.();
+    this.responses.beforeRead?.();
   }
 
   /** Replaces the counters with sums from other processes (a primary's workers). */
   loadCounts(entries: Iterable<LabelledCounts>): void {
     this.responses.counters.load(entries);
+  }
+
+  /**
+   * Runs `sync` whenever the counters are about to be read (a scrape, the dashboard's
+   * figures, `refresh`): a primary loads what its workers last reported there.
+   */
+  onRead(sync: () => void): void {
+    this.responses.beforeRead = sync;
   }
 }

@@ -29,6 +29,8 @@ export interface SeriesNames {
 export class ResponseSeries {
   /** The counts behind the series. */
   readonly counters: ResponseCounters;
+  /** Runs before the series are read (a primary loads its workers' latest counts here). */
+  beforeRead: (() => void) | undefined;
 
   constructor(registry: Registry, names: SeriesNames, help: SeriesNames, bounds: readonly number[]) {
     this.counters = new ResponseCounters(bounds);
@@ -47,7 +49,11 @@ export class ResponseSeries {
 
   private metric(name: string, help: string, type: 'counter' | 'histogram', values: () => MetricValue<string>[]): ExposedMetric {
     const reset = () => this.counters.clear();
-    return { name, help, type, aggregator: 'sum', get: async () => ({ name, help, type, aggregator: 'sum', values: values() }), reset };
+    const get = async () => {
+      this.beforeRead?.();
+      return { name, help, type, aggregator: 'sum' as const, values: values() };
+    };
+    return { name, help, type, aggregator: 'sum', get, reset };
   }
 
   private requestValues(name: string): MetricValue<string>[] {

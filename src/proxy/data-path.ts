@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
+import type { ChallengeResponder } from '../acme/challenges.js';
 import type { Config } from '../config/schema.js';
 import { PassiveHealth, type PassiveOptions } from '../health/passive.js';
 import type { StackMeter } from '../pool/stack-meter.js';
 import type { ReloadStep } from '../state/controller.js';
 import type { RoutingSource } from '../state/routing-source.js';
-import type { CertificateSource } from '../tls/source.js';
+import type { CertificateProvider } from '../tls/provider.js';
 import type { Forwarder } from './exchange.js';
 import { FailoverNotices } from './failover.js';
 import { ListenerSet } from './listener-set.js';
@@ -15,11 +16,13 @@ import { WebSocketDrain } from './websocket-drain.js';
 /** What the request path needs from the rest of the process. */
 export interface DataPathDeps {
   readonly controller: RoutingSource;
-  readonly certificates: CertificateSource;
+  readonly certificates: CertificateProvider;
   /** Counts requests that match no service. */
   readonly unmatched: StackMeter;
   /** Header name/value pairs, flat, added to every proxied response (the worker id header of `debug.worker_header`). */
   readonly responseHeaders?: readonly string[] | undefined;
+  /** ACME http-01 answers, checked before routing on plain-HTTP listeners. */
+  readonly challenges: ChallengeResponder;
   readonly log: Logger;
 }
 
@@ -66,6 +69,7 @@ export class DataPath {
       failover,
       unmatched: deps.unmatched,
       responseHeaders: deps.responseHeaders,
+      challenges: deps.challenges,
       log,
     });
   }

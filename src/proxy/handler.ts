@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { ChallengeResponder } from '../acme/challenges.js';
 import { NOOP_METER, type StackMeter } from '../pool/stack-meter.js';
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
@@ -41,6 +42,8 @@ export class RequestHandler {
   draining = false;
   /** Logger for one line per request (`logging.access_log`), or undefined. */
   accessLog: Logger | undefined;
+  /** ACME http-01 tokens in flight, answered before routing; set on plain-HTTP listeners only. */
+  acmeChallenges: ChallengeResponder | undefined;
 
   constructor(controller: RoutingSource, forwarder: Forwarder, listener: ListenerRouting) {
     this.controller = controller;
@@ -87,6 +90,7 @@ export class RequestHandler {
       respondError(res, head.refusal.code, head.refusal.message, true);
       return;
     }
+    if (this.acmeChallenges?.respond(req, res, url, head.host) === true) return;
     const route = this.controller.snapshot.router.match(head.host, url);
     if (route === undefined) {
       this.unmatchedMeter.response(respondError(res, 'NO_ROUTE', 'no service matches this host and path'), (performance.now() - startedAt) / 1000);

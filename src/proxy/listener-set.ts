@@ -1,3 +1,4 @@
+import type { ChallengeResponder } from '../acme/challenges.js';
 import type { Server as HttpsServer } from 'node:https';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
@@ -7,7 +8,7 @@ import type { StackMeter } from '../pool/stack-meter.js';
 import type { ReloadStep } from '../state/controller.js';
 import type { RoutingSource } from '../state/routing-source.js';
 import { hstsHeaderValue, tlsServerOptions, trackDefaultCertificate } from '../tls/server-options.js';
-import type { CertificateSource } from '../tls/source.js';
+import type { CertificateProvider } from '../tls/provider.js';
 import type { Forwarder } from './exchange.js';
 import type { FailoverNotices } from './failover.js';
 import { type ListenerRouting, RequestHandler } from './handler.js';
@@ -19,12 +20,14 @@ export interface ListenerDeps {
   readonly controller: RoutingSource;
   readonly forwarder: Forwarder;
   readonly websockets: WebSocketProxy;
-  readonly certificates: CertificateSource;
+  readonly certificates: CertificateProvider;
   readonly failover: FailoverNotices;
   /** Counts requests that match no service. */
   readonly unmatched: StackMeter;
   /** Header name/value pairs, flat, added to every proxied response on every listener. */
   readonly responseHeaders?: readonly string[] | undefined;
+  /** ACME http-01 answers, checked before routing on plain-HTTP listeners. */
+  readonly challenges: ChallengeResponder;
   readonly log: Logger;
 }
 
@@ -177,6 +180,7 @@ export class ListenerSet {
     const handler = new RequestHandler(deps.controller, deps.forwarder, routing);
     handler.unmatchedMeter = deps.unmatched;
     handler.onFailover = deps.failover.notice;
+    if (!config.tls) handler.acmeChallenges = deps.challenges;
     const tls = config.tls ? tlsServerOptions(deps.certificates, config) : undefined;
     const onUpgrade = deps.websockets.handle.bind(deps.websockets, routing);
     const listener = new ProxyListener(config, settings.limits, handler, onUpgrade, tls);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import writeFileAtomic from 'write-file-atomic';
 import { messageOf, SwitchyardError } from '../errors.js';
-import { isCertificateName } from './names.js';
+import { isCertificateName } from '../config/certificate-names.js';
 import { validateCertificate, type ValidCertificate } from './validate.js';
 
 /**

@@ -123,7 +123,8 @@ describe('switchyard cert', () => {
     expect(text.stdout).toContain('hosts:      demo.test');
     expect(text.stdout).toContain(`sha256:     ${info?.fingerprint256}`);
     const json = await run('cert', 'list', '--json');
-    expect(JSON.parse(json.stdout)).toEqual({ certificates: [info] });
+    expect(JSON.parse(json.stdout)).toEqual({ certificates: [{ ...info, next_renewal: null }] });
+    expect(text.stdout).toContain('source:     self-signed');
   });
 
   it('list: an unreachable admin API fails with exit 1', async () => {

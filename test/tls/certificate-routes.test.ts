@@ -43,8 +43,15 @@ describe('certificate routes', () => {
       const response = await app.inject({ method: 'GET', url: '/v1/certificates' });
       expect(response.statusCode).toBe(200);
       const [only] = response.json<{ certificates: Record<string, unknown>[] }>().certificates;
-      expect(Object.keys(only ?? {}).sort()).toEqual(['expires_soon', 'fingerprint256', 'hosts', 'name', 'not_after', 'not_before']);
-      expect(only).toMatchObject({ name: 'ec', hosts: ['ec.test', '*.ec.test'], fingerprint256: fingerprintOf(ec.certPem), expires_soon: false });
+      expect(Object.keys(only ?? {}).sort()).toEqual(['expires_soon', 'fingerprint256', 'hosts', 'name', 'next_renewal', 'not_after', 'not_before', 'source']);
+      expect(only).toMatchObject({
+        name: 'ec',
+        hosts: ['ec.test', '*.ec.test'],
+        fingerprint256: fingerprintOf(ec.certPem),
+        expires_soon: false,
+        source: 'uploaded',
+        next_renewal: null,
+      });
       expect(response.body).not.toMatch(/PRIVATE|BEGIN/);
     });
   });

@@ -126,6 +126,7 @@ describe('CertificateStore', () => {
         not_after: new Date(new X509Certificate(rsa.certPem).validTo).toISOString(),
         fingerprint256: fingerprintOf(rsa.certPem),
         expires_soon: false,
+        source: 'uploaded',
       });
       await store.add('ec', ec.certPem, ec.keyPem);
       expect(store.list().map((c) => c.name)).toEqual(['ec', 'rsa']);

@@ -1,11 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import type { AcmeStatus } from '../../acme/manager.js';
 import type { CertificateInfo } from '../../tls/store.js';
 import type { AdminClient } from '../admin-client.js';
 import { runCall, UsageError } from '../run.js';
 
+/** A certificate as `GET /v1/certificates` lists it. */
+export type ListedCertificate = CertificateInfo & { next_renewal?: string | null };
+
 /** Human form of the certificate list for `cert list`. */
-export function formatCertificates(certificates: readonly CertificateInfo[]): string {
+export function formatCertificates(certificates: readonly ListedCertificate[]): string {
   if (certificates.length === 0) return 'no certificates';
   return certificates
     .map((c) =>
@@ -14,6 +18,8 @@ export function formatCertificates(certificates: readonly CertificateInfo[]): st
         `  hosts:      ${c.hosts.join(', ') || '(none)'}`,
         `  valid:      ${c.not_before} .. ${c.not_after}`,
         `  sha256:     ${c.fingerprint256}`,
+        `  source:     ${c.source ?? 'uploaded'}`,
+        ...(c.next_renewal ? [`  renews:     ${c.next_renewal}`] : []),
       ].join('\n'),
     )
     .join('\n');
@@ -42,7 +48,7 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** `cert list`, `cert add`, `cert self-signed`. */
+/** `cert list`, `cert add`, `cert self-signed`, `cert acme`. */
 export function registerCertCommands(program: Command, getClient: () => AdminClient): void {
   const cert = program.command('cert').description('list, upload and generate TLS certificates');
 
@@ -52,7 +58,7 @@ export function registerCertCommands(program: Command, getClient: () => AdminCli
     .option('--json', 'print the API JSON')
     .action((opts: { json?: boolean }) =>
       runCall(async () => {
-        const result = await getClient().call<{ certificates: CertificateInfo[] }>('GET', '/v1/certificates');
+        const result = await getClient().call<{ certificates: ListedCertificate[] }>('GET', '/v1/certificates');
         return opts.json ? JSON.stringify(result, null, 2) : formatCertificates(result.certificates);
       }),
     );
@@ -83,6 +89,21 @@ export function registerCertCommands(program: Command, getClient: () => AdminCli
         const { certificate } = await getClient().call<{ certificate: CertificateInfo }>('POST', '/v1/certificates/self-signed', body);
         // Operators record the fingerprint to recognise this certificate (and a man-in-the-middle).
         return `${formatInstalled(certificate, 'installed self-signed certificate')}\n\n  Record this fingerprint: clients can pin it or compare it on first connect.`;
+      }),
+    );
+
+  cert
+    .command('acme <name>')
+    .description('obtain a certificate from the configured ACME CA (http-01 on the plain listeners) and keep it renewed')
+    .option('--host <host>', 'host name it is for (repeat for more; no wildcards)', collect, [])
+    .action((name: string, opts: { host: string[] }) =>
+      runCall(async () => {
+        if (opts.host.length === 0) throw new UsageError('give at least one --host');
+        const { certificate } = await getClient().call<{ certificate: AcmeStatus }>('POST', '/v1/certificates/acme', { name, hosts: opts.host });
+        return [
+          `ACME order accepted for "${certificate.name}" (${certificate.hosts.join(', ')})`,
+          '  it is installed once the CA has validated every host; `switchyard cert list` shows it then',
+        ].join('\n');
       }),
     );
 }
