@@ -37,15 +37,18 @@ export function webService(blue: string, green: string, more = ''): string {
 /**
  * Starts `switchyard start` with `workers: 2` (unless `extra` says otherwise) and the
  * worker id header on, and waits until /healthz answers. `listeners` (YAML lines) are
- * added to the `http` one. Stopped (SIGKILL) when the test ends.
+ * added to the `http` one, which listens on `port` when given. Stopped (SIGKILL) when the test ends.
  */
 export async function startCluster(
   services: string,
-  options: { extra?: string; env?: Record<string, string>; dir?: string; listeners?: string } = {},
+  options: { extra?: string; env?: Record<string, string>; dir?: string; listeners?: string; port?: number } = {},
 ): Promise<Cluster> {
   const dir = options.dir ?? tempDir();
   const extra = `${/^workers:/m.test(options.extra ?? '') ? '' : 'workers: 2\n'}debug: { worker_header: true }\n${options.extra ?? ''}`;
-  const { configPath, proxyPort, adminPort } = await writeChildConfig(dir, services, extra);
+  const written = await writeChildConfig(dir, services, extra);
+  const { configPath, adminPort } = written;
+  const proxyPort = options.port ?? written.proxyPort;
+  if (options.port !== undefined) writeFileSync(configPath, readFileSync(configPath, 'utf8').replace(`port: ${written.proxyPort},`, `port: ${proxyPort},`));
   if (options.listeners) writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('listeners:\n', `listeners:\n${options.listeners}`));
   const child = spawn(process.execPath, [CLI, 'start', '--config', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
