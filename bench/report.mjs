@@ -20,7 +20,7 @@ function notes(r) {
 }
 
 /** The Markdown report: throughput table, then WebSocket and cut-over tables when run. */
-export function markdown({ command, load, upstream, rows, websockets = [], cutover = [], failures = [] }) {
+export function markdown({ command, load, upstream, rows, websockets = [], cutover = [], fleet = null, failures = [] }) {
   const lines = [
     `Machine: ${machine()}. Command: \`${command}\`.`,
     `System under test pinned to core 0; ${load} (1 thread, 50 connections) and the ${upstream} upstream on core 1. Runs interleaved, medians shown; RSS after the runs (process and children).`,
@@ -69,6 +69,30 @@ export function markdown({ command, load, upstream, rows, websockets = [], cutov
         `| ${c.system} | ${fmt(c.rps)} | ${c.flips} | ${fmt(c.flipsPerSecond, 1)} | ${fmt(c.flipP99, 1)} | ${c.failed} | ${c.stale} | ${c.ambiguous} | ${workers} |`,
       );
     }
+    lines.push('');
+  }
+  if (fleet?.propagation) {
+    const p = fleet.propagation;
+    lines.push(
+      `j: fleet on one etcd: ${p.instances} switchyard processes, ${p.flips} flips through A; from A's acknowledgement to the first answer from the new stack on each instance`,
+      '',
+      '| answers | p50 ms | p99 ms | max ms | p50 / p99 per instance (A first: it applied the flip before acknowledging, so its figures are the polling floor) ms |',
+      '|---:|---:|---:|---:|---|',
+      `| ${p.flips * p.instances} | ${fmt(p.p50, 1)} | ${fmt(p.p99, 1)} | ${fmt(p.max, 1)} | ${p.perInstanceP99.map((v, i) => `${fmt(p.perInstanceP50?.[i], 1)} / ${fmt(v, 1)}`).join(', ')} |`,
+      '',
+    );
+  }
+  if (fleet?.outages?.length) {
+    lines.push(
+      'j: etcd outage under light traffic on every instance (then etcd back)',
+      '',
+      '| etcd | requests | failed | all report store_connected 0 after ms | refused mutation | its answer took ms | kept serving | mutation accepted after ms | all serve it after ms |',
+      '|---|---:|---:|---:|---|---:|---|---:|---:|',
+    );
+    for (const o of fleet.outages)
+      lines.push(
+        `| ${o.kind === 'kill' ? 'SIGKILL, restarted' : 'SIGSTOP, SIGCONT'} | ${o.requests} | ${o.failed} | ${fmt(o.detectedMs)} | ${o.refusedStatus} ${o.refusedCode ?? ''} | ${fmt(o.refusedMs)} | ${o.stillServing ? 'yes' : 'no'} | ${fmt(o.acceptedMs)} | ${fmt(o.caughtUpMs)} |`,
+      );
     lines.push('');
   }
   for (const f of failures) lines.push(`- ${f.system}: failed — ${f.error.split('\n')[0]}`);

@@ -2,7 +2,7 @@
 // the upstream itself. See bench/README.md. Usage:
 //   node bench/run.mjs [--scenario a,b,c,d] [--systems switchyard,http-proxy,nginx,haproxy,direct]
 //                      [--variants] [--runs 3] [--duration 10]
-// Scenarios: a b c d e f (throughput), g = vhosts,targets (scaling), h (idle WebSockets), i (cut-over), all.
+// Scenarios: a b c d e f (throughput), g = vhosts,targets (scaling), h (idle WebSockets), i (cut-over), j (fleet on etcd), all.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { startUpstream } from './lib/upstream.mjs';
 import { PEERS, VARIANTS } from './peers/systems.mjs';
 import { markdown, svg } from './report.mjs';
 import { runCutover } from './scenarios/cutover.mjs';
+import { runFleet } from './scenarios/fleet.mjs';
 import { CASES, runScaling } from './scenarios/scaling.mjs';
 import { SCENARIOS, runThroughput } from './scenarios/throughput.mjs';
 import { runWebSockets } from './scenarios/websockets.mjs';
@@ -34,9 +35,9 @@ let selected = opts.scenario
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean);
-if (selected.includes('all')) selected = [...Object.keys(SCENARIOS), 'g', 'h', 'i'];
+if (selected.includes('all')) selected = [...Object.keys(SCENARIOS), 'g', 'h', 'i', 'j'];
 if (selected.includes('g')) selected = [...selected.filter((s) => s !== 'g'), ...Object.keys(CASES)];
-const known = [...Object.keys(SCENARIOS), ...Object.keys(CASES), 'h', 'i'];
+const known = [...Object.keys(SCENARIOS), ...Object.keys(CASES), 'h', 'i', 'j'];
 const unknown = selected.filter((s) => !known.includes(s));
 if (unknown.length) {
   console.error(`unknown scenario ${unknown.join(', ')}; known: ${known.join(', ')}, g, all`);
@@ -71,6 +72,7 @@ const report = {
   rows: [],
   websockets: [],
   cutover: [],
+  fleet: null,
   failures: ctx.failures,
 };
 try {
@@ -86,6 +88,10 @@ try {
   if (selected.includes('i')) {
     const variants = systems.filter((s) => VARIANTS[s]);
     report.cutover = await runCutover(ctx, variants.length ? variants : ['switchyard']);
+  }
+  if (selected.includes('j')) {
+    report.fleet = await runFleet(ctx);
+    report.rows.push(...report.fleet.rows);
   }
 } finally {
   stopAll();

@@ -18,7 +18,9 @@ import { splitHostPort } from './net/host-port.js';
 import { NOOP_METER } from './pool/stack-meter.js';
 import { DataPath } from './proxy/data-path.js';
 import { StateController } from './state/controller.js';
-import { FileStateStore } from './state/file-store.js';
+import { FleetStateStore } from './state/etcd/fleet-store.js';
+import type { FileStateStore } from './state/file-store.js';
+import { createStateStore } from './state/open-store.js';
 import { LOCALHOST_NAMES } from './tls/self-signed.js';
 import { CertificateStore, ensureSelfSigned } from './tls/store.js';
 
@@ -45,18 +47,35 @@ export class Switchyard {
   private readonly health: HealthChecker;
   private readonly plane: DataPlane;
   private readonly closeEventStream: () => void;
+  /** The fleet's shared state, when `state.store` is etcd. */
+  private readonly fleet: FleetStateStore | undefined;
   private demo: Server[] = [];
   private stopping = false;
 
-  private constructor(controller: StateController, certificates: CertificateStore, log: Logger, token: string | undefined, plane: DataPlaneFactory) {
+  private constructor(
+    controller: StateController,
+    certificates: CertificateStore,
+    log: Logger,
+    token: string | undefined,
+    store: FileStateStore | FleetStateStore,
+    plane: DataPlaneFactory,
+  ) {
     this.controller = controller;
     this.certificates = certificates;
     this.log = log;
+    const fleet = store instanceof FleetStateStore ? store : undefined;
+    this.fleet = fleet;
     const { events, currentConfig: config } = controller;
     const websockets = (service: string, stack: string) => this.plane.websockets.count(service, stack);
     const refresh = () => this.plane.refreshCounts?.() ?? Promise.resolve();
     const metrics = config.metrics.enabled
-      ? new Metrics({ snapshot: () => controller.snapshot, websockets, certificates: () => certificates.list(), refresh })
+      ? new Metrics({
+          snapshot: () => controller.snapshot,
+          websockets,
+          certificates: () => certificates.list(),
+          storeConnected: () => fleet?.connected ?? true,
+          refresh,
+        })
       : undefined;
     this.health = new HealthChecker(controller);
     this.acme = new AcmeManager({ store: certificates, events, log, certsDir: config.certs_dir });
@@ -79,6 +98,7 @@ export class Switchyard {
       stopping,
       metrics,
       workers,
+      fleet,
       log,
     });
     this.admin = admin.app;
@@ -92,9 +112,17 @@ export class Switchyard {
   static async start(config: Config, log: Logger, plane: DataPlaneFactory = inProcess): Promise<Switchyard> {
     const token = adminToken(config);
     const events = new EventBus();
-    const controller = await StateController.open(config, new FileStateStore(config.state.path, log), log, { events });
-    const app = new Switchyard(controller, await CertificateStore.open(config.certs_dir, log, events), log, token, plane);
+    const store = createStateStore(config, log);
+    let app: Switchyard;
     try {
+      const controller = await StateController.open(config, store, log, { events });
+      app = new Switchyard(controller, await CertificateStore.open(config.certs_dir, log, events), log, token, store, plane);
+    } catch (err) {
+      if (store instanceof FleetStateStore) await store.close();
+      throw err;
+    }
+    try {
+      await app.followFleet();
       if (config.demo_backends) app.demo = await startDemoBackends(config, log);
       for (const listener of config.listeners) {
         if (listener.tls && listener.default_cert !== undefined) await ensureSelfSigned(app.certificates, listener.default_cert, LOCALHOST_NAMES);
@@ -103,12 +131,32 @@ export class Switchyard {
       await app.plane.start(config);
       await app.admin.listen(splitHostPort(config.admin.listen));
       await app.acme.start(config);
+      await app.fleet?.join(app.adminUrl);
     } catch (err) {
       await app.stop(0);
       throw err;
     }
     log.info({ admin: app.adminUrl, listeners: app.plane.ports() }, 'switchyard started');
     return app;
+  }
+
+  /** In a fleet: certificate changes go through etcd, others' changes come in (certificates installed before listeners open). */
+  private async followFleet(): Promise<void> {
+    const { fleet, controller, certificates } = this;
+    if (!fleet) return;
+    certificates.replicateTo(fleet);
+    await fleet.follow({
+      services: (changes, full) => controller.applyRemote(changes, full),
+      certificates: async (name, pem, origin) => {
+        // Another instance's listeners decided that removal; here the certificate is a listener's default.
+        if (pem === undefined && this.plane.defaultCerts().has(name)) {
+          this.log.warn({ certificate: name, origin }, 'certificate removed in the fleet is a default_cert here; kept');
+          return;
+        }
+        await certificates.applyRemote(name, pem, origin);
+      },
+      config: () => controller.currentConfig,
+    });
   }
 
   /** Base URL of the admin API. */
@@ -156,6 +204,8 @@ export class Switchyard {
     await this.admin.close();
     await Promise.all(this.demo.map((s) => new Promise((resolve) => s.close(resolve))));
     this.demo = [];
+    // Last: leaving the fleet revokes the member lease, so ?wait=all elsewhere stops waiting for this instance.
+    await this.fleet?.close();
   }
 }
 

@@ -22,6 +22,7 @@ export const ERRORS = {
   CERTIFICATE_EXISTS: { status: 409, message: 'A certificate or ACME order of that name already exists' },
   ACME_NOT_CONFIGURED: { status: 409, message: 'ACME is not configured (no top-level acme section)' },
   NO_HISTORY: { status: 409, message: 'There is no earlier state to roll back to' },
+  CONCURRENT_CHANGE: { status: 409, message: 'The service kept changing through other fleet instances; try again' },
   PRECONDITION_FAILED: { status: 412, message: 'If-Match names an older generation' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   URI_TOO_LONG: { status: 414, message: 'The request target is too long' },
@@ -32,7 +33,9 @@ export const ERRORS = {
   NOT_IMPLEMENTED: { status: 501, message: 'The request uses a transfer coding switchyard does not implement' },
   UPSTREAM_FAILED: { status: 502, message: 'The upstream failed to answer' },
   NO_HEALTHY_TARGET: { status: 503, message: 'No healthy target' },
+  STORE_UNAVAILABLE: { status: 503, message: 'The state store (etcd) is unreachable; the last known state keeps serving' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream did not answer in time' },
+  FLEET_LAGGING: { status: 504, message: 'Some fleet members did not apply the change in time; it stays committed' },
   HTTP_VERSION_NOT_SUPPORTED: { status: 505, message: 'Only HTTP/1.0 and HTTP/1.1 are served on this port' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -52,11 +52,13 @@ backend b
  */
 export function switchyard(dir, { port, tlsPort, adminPort, services, extra = '' }) {
   const logging = extra.includes('logging:') ? '' : 'logging: { level: warn }';
+  // A variant may bring its own state store (scenario j: etcd).
+  const state = /^state:/m.test(extra) ? '' : `state: { path: ${dir}/state.json }`;
   return `listeners:
   - { name: http, port: ${port}, address: 127.0.0.1 }
   - { name: https, port: ${tlsPort}, address: 127.0.0.1, tls: true, default_cert: bench }
 admin: { listen: "127.0.0.1:${adminPort}" }
-state: { path: ${dir}/state.json }
+${state}
 certs_dir: ${dir}/certs
 ${logging}
 ${extra}

@@ -41,12 +41,12 @@ function url(sys, scenario) {
   return port ? `${scenario.tls ? 'https' : 'http'}://127.0.0.1:${port}${scenario.path}` : null;
 }
 
-/** Runs the selected throughput scenarios (keys of SCENARIOS) on `systems`; returns result rows. */
-export async function runThroughput(ctx, keys, systems) {
+/** Runs the selected throughput scenarios (keys of SCENARIOS) on `systems` (started by `starter`); returns result rows. */
+export async function runThroughput(ctx, keys, systems, starter = (name) => startSystem(name, ctx)) {
   const running = [];
   for (const name of systems) {
     try {
-      const sys = await startSystem(name, ctx);
+      const sys = await starter(name);
       // Warm-up (JIT, pools) so the first measured run is not penalised.
       await load(`http://127.0.0.1:${sys.port}/`, { seconds: Math.min(2, ctx.seconds) });
       running.push(sys);

@@ -4,11 +4,13 @@ import type { AcmeManager } from '../acme/manager.js';
 import type { Config } from '../config/schema.js';
 import { splitHostPort } from '../net/host-port.js';
 import type { StateController } from '../state/controller.js';
+import type { FleetMember } from '../state/etcd/records.js';
 import type { CertificateStore } from '../tls/store.js';
 import { createAdminApp } from './app.js';
 import { isLoopbackHost } from './guards.js';
 import { registerCertificateRoutes } from './routes/certificates.js';
 import { attachEventStream } from './routes/events.js';
+import { registerFleetRoute } from './routes/fleet.js';
 import { registerHealthRoute } from './routes/health.js';
 import { type MetricsPage, registerMetricsRoute } from './routes/metrics.js';
 import { registerServiceRoutes } from './routes/services.js';
@@ -42,6 +44,8 @@ export interface AdminDeps {
   readonly metrics: MetricsPage | undefined;
   /** The processes serving clients (`GET /v1/workers`). */
   readonly workers: () => Promise<WorkersView>;
+  /** The fleet this instance belongs to (`state.store: etcd`); undefined with the state file. */
+  readonly fleet: { members(): Promise<FleetMember[]> } | undefined;
   readonly log: Logger;
 }
 
@@ -63,6 +67,7 @@ export function createAdminServer(deps: AdminDeps): { app: FastifyInstance; clos
   const expiringCertificates = () => certificates.list().flatMap((c) => (c.expires_soon ? [c.name] : []));
   registerServiceRoutes(app, { controller, websockets: deps.websockets, expiringCertificates });
   registerCertificateRoutes(app, { store: certificates, defaultCerts: deps.defaultCerts, acme: deps.acme });
+  registerFleetRoute(app, deps.fleet);
   if (deps.metrics) registerMetricsRoute(app, deps.metrics);
   registerWorkersRoute(app, deps.workers);
   const figures = registerDashboard(app, { metrics: () => deps.metrics?.registry, snapshot: () => controller.snapshot, log });

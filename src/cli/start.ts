@@ -30,6 +30,11 @@ export async function startCommand(configFile: string): Promise<void> {
     app = workers === 0 ? await Switchyard.start(config, log) : await startPrimary(config, log, workers);
   } catch (err) {
     log.fatal({ err }, `cannot start: ${(err as Error).message}`);
+    // A setting only checkable at start (a state.tls file, a credential variable) is bad usage too.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${configFile}: ${err.message}\n`);
+      process.exit(EXIT.usage);
+    }
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exit(EXIT.failed);
   }

@@ -58,7 +58,7 @@ export class WorkerGroup implements DataPlane {
     this.log = parts.log;
     this.slots = Array.from({ length: count }, (_, i) => newSlot(i + 1));
     this.controller.applyWith((snapshot) => this.pushRouting(snapshot));
-    this.certificates.replicateWith((change) => this.pushCertificate(change));
+    this.certificates.applyWith((change) => this.pushCertificate(change));
     this.challenges = parts.challenges;
     this.challenges.replicateWith((change) => this.broadcast((seq) => ({ t: 'challenge', seq, change }), `ACME token ${change.token}`));
     this.restarted = groupMetrics(parts.metrics, () => this.live().length);

@@ -10,7 +10,7 @@ import { type MeterFactory, NOOP_METER } from '../pool/stack-meter.js';
 import { DataPath } from '../proxy/data-path.js';
 import { SerialQueue } from '../serial-queue.js';
 import type { ReloadStep } from '../state/controller.js';
-import { CertificateReplica } from './certificate-replica.js';
+import { CertificateMirror } from './certificate-mirror.js';
 import { type FromWorker, isMessage, type ToWorker, type WorkerReport } from './protocol.js';
 import { RoutingReplica } from './routing-replica.js';
 import { healthOf, type RoutingWire } from './snapshot-wire.js';
@@ -41,7 +41,7 @@ export class WorkerProcess {
   private readonly incarnation: number;
   private readonly log: Logger;
   private readonly routing: RoutingReplica;
-  private readonly certificates: CertificateReplica;
+  private readonly certificates: CertificateMirror;
   private readonly challenges = new ChallengeResponder();
   private readonly counters: ResponseCounters | undefined;
   private readonly path: DataPath;
@@ -63,7 +63,7 @@ export class WorkerProcess {
     this.counters = counters;
     const meters: MeterFactory = counters ? (service, stack) => counters.meterFor(service, stack) : () => NOOP_METER;
     this.routing = new RoutingReplica(init.routing, meters);
-    this.certificates = new CertificateReplica(log);
+    this.certificates = new CertificateMirror(log);
     for (const change of init.certificates) this.certificates.apply(change);
     for (const change of init.challenges) this.challenges.apply(change);
     this.challenges.log = log;

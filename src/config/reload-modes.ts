@@ -42,6 +42,13 @@ function modeOf(schema: z.ZodType | undefined): ReloadMode | undefined {
  */
 export function keyModes(schema: z.ZodType = configSchema, prefix = '', inherited?: ReloadMode): KeyMode[] {
   const object = unwrap(schema);
+  if (object instanceof z.ZodUnion && object.options.every((option) => unwrap(option as z.ZodType) instanceof z.ZodObject)) {
+    // A union of objects (`state`: file or etcd): every key of every variant, once.
+    const seen = new Set<string>();
+    return (object.options as z.ZodType[])
+      .flatMap((option) => keyModes(option, prefix, modeOf(option) ?? inherited))
+      .filter((mode) => !seen.has(mode.key) && seen.add(mode.key));
+  }
   if (!(object instanceof z.ZodObject)) return [{ key: prefix, mode: inherited }];
   return Object.entries(object.shape as Record<string, z.ZodType>).flatMap(([name, field]) =>
     keyModes(field, prefix ? `${prefix}.${name}` : name, modeOf(field) ?? inherited),
@@ -59,12 +66,20 @@ function valueAt(config: unknown, key: string): unknown {
   return value;
 }
 
+/** Sets (or, for undefined, removes) a key; a key of one variant of a union may lack its parent object in the other. */
 function setAt(config: Record<string, unknown>, key: string, value: unknown): void {
   const parts = key.split('.');
   const last = parts.pop() as string;
   let holder = config;
-  for (const part of parts) holder = holder[part] as Record<string, unknown>;
-  holder[last] = value;
+  for (const part of parts) {
+    if (holder[part] === undefined) {
+      if (value === undefined) return;
+      holder[part] = {};
+    }
+    holder = holder[part] as Record<string, unknown>;
+  }
+  if (value === undefined) delete holder[last];
+  else holder[last] = value;
 }
 
 /**
@@ -80,6 +95,11 @@ export function keepRestartOnly(running: Config, next: Config): { config: Config
   }
   if (kept.length === 0) return { config: next, kept };
   const config = structuredClone(next) as Config & Record<string, unknown>;
-  for (const { key, running: value } of kept) setAt(config, key, structuredClone(value));
+  for (const { key, running: value } of kept) {
+    // A key whose object the running config lacks (`state.tls` of a file store) goes with that object.
+    const parts = key.split('.');
+    const absent = parts.findIndex((_, i) => valueAt(running, parts.slice(0, i + 1).join('.')) === undefined);
+    setAt(config, absent === -1 ? key : parts.slice(0, absent + 1).join('.'), structuredClone(value));
+  }
   return { config: deepFreeze(config), kept };
 }

@@ -3,6 +3,7 @@ import { normalizeHostName } from '../net/host-name.js';
 import { acmeHostProblem, MAX_ACME_HOSTS } from './acme-hosts.js';
 import { CERTIFICATE_NAME_PATTERN } from './certificate-names.js';
 import { parseDuration } from './duration.js';
+import { stateConfig } from './state-config.js';
 import { targetProblem } from './target-address.js';
 
 /**
@@ -215,14 +216,8 @@ export const configSchema = z
       .strict()
       .prefault({})
       .meta(RESTART_ONLY),
-    state: z
-      .object({
-        store: z.enum(['file']).default('file'),
-        path: z.string().default('state/switchyard.json'),
-      })
-      .strict()
-      .prefault({})
-      .meta(RESTART_ONLY),
+    /** Where runtime state (weights, targets, history) is kept: a file (default) or etcd, shared by a fleet. */
+    state: stateConfig.prefault({}).meta(RESTART_ONLY),
     /** Directory of certificates and keys. */
     certs_dir: z.string().default('certs').meta(RESTART_ONLY),
     /** The ACME CA certificates with `acme: true` are obtained from; none: no automatic certificates. */

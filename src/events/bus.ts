@@ -1,12 +1,25 @@
 import type { Weights } from '../routing/service-state.js';
 
-/** Events published on the admin event stream and to webhooks. */
+/**
+ * Events published on the admin event stream and to webhooks. In a fleet (SPEC §9),
+ * changes of shared state carry `origin`: the id of the instance they were made through.
+ */
 export type SwitchyardEvent =
-  | { type: 'switch' | 'weights' | 'rollback'; time: string; service: string; from: Weights; to: Weights; active: string; generation: number; reason: string }
-  | { type: 'targets'; time: string; service: string; stack: string; targets: readonly string[]; generation: number }
+  | {
+      type: 'switch' | 'weights' | 'rollback';
+      time: string;
+      service: string;
+      from: Weights;
+      to: Weights;
+      active: string;
+      generation: number;
+      reason: string;
+      origin?: string;
+    }
+  | { type: 'targets'; time: string; service: string; stack: string; targets: readonly string[]; generation: number; origin?: string }
   | { type: 'health'; time: string; service: string; stack: string; target: string; healthy: boolean; source: 'active' | 'passive'; error: string | null }
   | { type: 'failover'; time: string; service: string; from: string; to: string }
-  | { type: 'certificate'; time: string; name: string; action: 'added' | 'replaced' | 'deleted'; fingerprint256?: string }
+  | { type: 'certificate'; time: string; name: string; action: 'added' | 'replaced' | 'deleted'; fingerprint256?: string; origin?: string }
   | { type: 'reload'; time: string; generation: number }
   | AcmeEvent;
 

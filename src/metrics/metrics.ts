@@ -20,6 +20,8 @@ export interface MetricSources {
    * counts here and `loadCounts` them); none in a single process, whose counters are live.
    */
   readonly refresh?: (() => Promise<void>) | undefined;
+  /** Whether the state store answers (etcd; the file store always does). */
+  readonly storeConnected?: () => boolean;
 }
 
 /**
@@ -104,6 +106,15 @@ export class Metrics {
       registers,
       collect() {
         this.set(snapshot().generation);
+      },
+    });
+    const storeConnected = sources.storeConnected ?? (() => true);
+    new Gauge({
+      name: 'switchyard_store_connected',
+      help: '1 while the state store answers (etcd in a fleet; always 1 for the state file), 0 while it is unreachable.',
+      registers,
+      collect() {
+        this.set(storeConnected() ? 1 : 0);
       },
     });
     for (const route of snapshot().services.values()) this.lastActive.set(route.name, route.active.name);

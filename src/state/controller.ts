@@ -1,18 +1,22 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { Config, ServiceConfig } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
-import { EventBus, type SwitchyardEvent } from '../events/bus.js';
+import { EventBus } from '../events/bus.js';
 import { NOOP_METER, type MeterFactory } from '../pool/stack-meter.js';
 import { type TargetDraft, TargetRegistry } from '../pool/registry.js';
 import type { ServiceRoute } from '../routing/service-route.js';
 import type { HistoryEntry, ServiceState, Weights } from '../routing/service-state.js';
 import { buildSnapshot, initialState, type RoutingSnapshot } from '../routing/snapshot.js';
 import { SerialQueue } from '../serial-queue.js';
-import type { FileStateStore } from './file-store.js';
-import type { PersistedState } from './stored-state.js';
+import { remoteEvents } from './remote-events.js';
+import { type MutationEvent, type StateStore, StoreConflict, type VersionedState } from './state-store.js';
 
 /** Kept per service so rollback has somewhere to go and the file stays small. */
 const HISTORY_LIMIT = 100;
+
+/** A mutation that keeps losing the race to other fleet instances gives up after this many tries (409). */
+const CONFLICT_ATTEMPTS = 5;
 
 /** Options every mutation accepts. */
 export interface MutationOptions {
@@ -22,6 +26,8 @@ export interface MutationOptions {
   readonly force?: boolean | undefined;
   readonly reason?: string | undefined;
   readonly actor?: string | undefined;
+  /** `all`: answer only once every live fleet instance serves the change (`?wait=all`). */
+  readonly wait?: 'all' | undefined;
 }
 
 /** What goes with a reload and must succeed or fail with it (binding new listeners). */
@@ -62,15 +68,25 @@ export class StateController {
   private current: RoutingSnapshot;
   private config: Config;
   private states: Map<string, ServiceState>;
-  private readonly store: FileStateStore;
+  /** The store's version of each service's state (etcd mod revision): a commit names it, a remote change must be newer. */
+  private versions: Map<string, number>;
+  private readonly store: StateStore;
   private readonly log: Logger;
   private readonly queue = new SerialQueue();
   private meters: MeterFactory = () => NOOP_METER;
   private applier: SnapshotApplier | undefined;
 
-  private constructor(config: Config, states: Map<string, ServiceState>, store: FileStateStore, log: Logger, options: ControllerOptions) {
+  private constructor(
+    config: Config,
+    states: Map<string, ServiceState>,
+    versions: Map<string, number>,
+    store: StateStore,
+    log: Logger,
+    options: ControllerOptions,
+  ) {
     this.config = config;
     this.states = states;
+    this.versions = versions;
     this.store = store;
     this.log = log;
     this.registry = options.registry ?? new TargetRegistry();
@@ -80,15 +96,18 @@ export class StateController {
     this.registry.commit(draft);
   }
 
-  /** Loads the stored state (throws StateFileError when it is corrupt) and builds the first snapshot. */
-  static async open(config: Config, store: FileStateStore, log: Logger, options: ControllerOptions = {}): Promise<StateController> {
-    const persisted = await store.load();
+  /** Loads the stored state (the file store throws StateFileError when it is corrupt) and builds the first snapshot. */
+  static async open(config: Config, store: StateStore, log: Logger, options: ControllerOptions = {}): Promise<StateController> {
+    const stored = await store.loadServices(config);
     const states = new Map<string, ServiceState>();
+    const versions = new Map<string, number>();
     for (const service of config.services) {
-      const stored = persisted?.services[service.name];
-      if (stored) states.set(service.name, reconcile(service, stored, log));
+      const found = stored.get(service.name);
+      if (!found) continue;
+      states.set(service.name, reconcile(service, found.state, log));
+      versions.set(service.name, found.version);
     }
-    return new StateController(config, states, store, log, options);
+    return new StateController(config, states, versions, store, log, options);
   }
 
   /** The current routing snapshot: the request path reads this once per request. Only the controller replaces it. */
@@ -174,14 +193,20 @@ export class StateController {
   reload(config: Config, step?: ReloadStep): Promise<RoutingSnapshot> {
     return this.queue.run(async () => {
       const states = new Map<string, ServiceState>();
+      const versions = new Map<string, number>();
       for (const service of config.services) {
-        const state = this.states.get(service.name);
+        // A service new to this config may already have a state in a shared store.
+        const known = this.states.has(service.name) ? undefined : this.store.known(service.name);
+        const state = this.states.get(service.name) ?? known?.state;
         if (state) states.set(service.name, reconcile(service, state, this.log));
+        const version = known?.version ?? this.versions.get(service.name);
+        if (version !== undefined) versions.set(service.name, version);
       }
       const built = this.build(config, states);
       await step?.prepare();
       this.config = config;
       this.states = states;
+      this.versions = versions;
       this.install(built);
       step?.commit();
       await this.applier?.(this.current);
@@ -190,12 +215,65 @@ export class StateController {
     });
   }
 
+  /**
+   * Applies state that changed outside this instance: another fleet instance's change
+   * from the store's watch, or (`full`) the store's whole state after an outage or a
+   * compaction, where the store wins. Runs after any mutation in flight.
+   */
+  applyRemote(changes: ReadonlyMap<string, VersionedState | undefined>, full = false): Promise<void> {
+    return this.queue.run(() => this.applyStored(changes, full ? 'all' : 'newer'));
+  }
+
+  /**
+   * The one place remote state goes live. `newer` (the watch): a change applies when its
+   * version is above this instance's; `current` (what a lost commit was told) and `all`
+   * (the store's whole state, every configured service): whenever the version differs, the
+   * store wins. Undefined means the store holds nothing for the service, so the config
+   * applies again. Services this config does not declare are left to the instances that
+   * serve them. One rebuild for all, then the events of each changed service, with the
+   * writer as `origin`.
+   */
+  private async applyStored(changes: ReadonlyMap<string, VersionedState | undefined>, mode: 'newer' | 'current' | 'all'): Promise<void> {
+    const states = new Map(this.states);
+    const versions = new Map(this.versions);
+    const changed: { name: string; stored: VersionedState | undefined }[] = [];
+    const names = mode === 'all' ? this.config.services.map((s) => s.name) : [...changes.keys()];
+    for (const name of names) {
+      const service = this.config.services.find((s) => s.name === name);
+      if (!service) continue;
+      const stored = changes.get(name);
+      const local = versions.get(name) ?? 0;
+      if (stored) {
+        if (mode === 'newer' ? stored.version <= local : stored.version === local) continue;
+        versions.set(name, stored.version);
+        const state = reconcile(service, stored.state, this.log);
+        // Already served as it is (a cache that matched etcd): only the version is news.
+        if (isDeepStrictEqual(state, states.get(name))) continue;
+        states.set(name, state);
+      } else {
+        versions.delete(name);
+        if (!states.has(name)) continue;
+        states.delete(name);
+      }
+      changed.push({ name, stored });
+    }
+    this.versions = versions;
+    if (changed.length === 0) return;
+    const before = this.current;
+    this.states = states;
+    this.install(this.build(this.config, states));
+    await this.applier?.(this.current);
+    for (const { name, stored } of changed) {
+      for (const event of remoteEvents(before.services.get(name), this.service(name), stored)) this.events.publish(event);
+    }
+  }
+
   private weightChange(
     route: ServiceRoute,
     to: Weights,
     reason: 'switch' | 'weights' | 'rollback',
     options: MutationOptions,
-  ): { state: ServiceState; event: SwitchyardEvent } {
+  ): { state: ServiceState; event: MutationEvent } {
     const state = route.state;
     if (!options.force) {
       for (const pool of route.pools) {
@@ -226,28 +304,63 @@ export class StateController {
   private mutate(
     service: string,
     options: MutationOptions,
-    change: (route: ServiceRoute) => { state: ServiceState; event: SwitchyardEvent },
+    change: (route: ServiceRoute) => { state: ServiceState; event: MutationEvent },
   ): Promise<ServiceRoute> {
-    return this.queue.run(async () => {
+    if (options.wait !== 'all') return this.queue.run(async () => (await this.commit(service, options, change)).route);
+    // Outside the queue: waiting for the fleet must not hold up the next mutation.
+    return this.queue
+      .run(() => this.commit(service, options, change))
+      .then(async ({ route, version }) => {
+        await this.store.waitForFleet(version);
+        return route;
+      });
+  }
+
+  /** Decides, stores durably, then applies one mutation; a lost race (a shared store) adopts the winner and decides again. */
+  private async commit(
+    service: string,
+    options: MutationOptions,
+    change: (route: ServiceRoute) => { state: ServiceState; event: MutationEvent },
+  ): Promise<{ route: ServiceRoute; version: number }> {
+    for (let attempt = 1; ; attempt++) {
       const route = this.service(service);
       if (options.ifMatch !== undefined && options.ifMatch !== route.state.generation) {
         throw new SwitchyardError('PRECONDITION_FAILED', `service "${service}" is at generation ${route.state.generation}, not ${options.ifMatch}`);
       }
-      const { state, event } = change(route);
-      const states = new Map(this.states).set(service, state);
+      const decided = change(route);
+      const origin = this.store.origin;
+      const event: MutationEvent = origin === undefined ? decided.event : { ...decided.event, origin };
+      const state = decided.state;
+      let version: number;
       try {
-        await this.store.save(toPersisted(states));
+        version = await this.store.commit({
+          service,
+          state,
+          version: this.versions.get(service) ?? 0,
+          states: new Map(this.states).set(service, state),
+          event,
+        });
       } catch (err) {
+        if (err instanceof StoreConflict) {
+          // Another instance changed the service first: take its state and decide again
+          // on it (an If-Match naming the old generation now fails with 412).
+          await this.applyStored(new Map([[service, err.current]]), 'current');
+          if (attempt < CONFLICT_ATTEMPTS) continue;
+          throw new SwitchyardError('CONCURRENT_CHANGE', `service "${service}" changed on other instances ${attempt} times meanwhile; try again`);
+        }
+        if (err instanceof SwitchyardError) throw err;
         this.log.error({ err }, 'state write failed; change not applied');
         throw new SwitchyardError('STATE_WRITE_FAILED', `state write failed: ${(err as Error).message}`);
       }
-      this.states = states;
-      this.install(this.build(this.config, states));
+      this.states = new Map(this.states).set(service, state);
+      this.versions.set(service, version);
+      this.install(this.build(this.config, this.states));
       await this.applier?.(this.current);
       const updated = this.service(service);
       this.events.publish('active' in event ? { ...event, active: updated.active.name } : event);
-      return updated;
-    });
+      this.store.applied(version);
+      return { route: updated, version };
+    }
   }
 
   /** Builds the routing for `config` and `states` without making it live or touching the registry. */
@@ -261,10 +374,6 @@ export class StateController {
     this.current = built.snapshot;
     this.registry.commit(built.draft);
   }
-}
-
-function toPersisted(states: ReadonlyMap<string, ServiceState>): PersistedState {
-  return { version: 1, services: Object.fromEntries(states) };
 }
 
 /** Fits stored state to the service as configured now: unknown stacks dropped, missing ones at 0. */

@@ -3,6 +3,8 @@ import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import writeFileAtomic from 'write-file-atomic';
 import type { Logger } from 'pino';
+import type { ServiceState } from '../routing/service-state.js';
+import type { StateStore, StoreCommit, VersionedState } from './state-store.js';
 import { type PersistedState, readStoredState, type StoredStateProblem } from './stored-state.js';
 
 /** The state file exists but cannot be used; switchyard refuses to start rather than replace it. */
@@ -17,7 +19,9 @@ export class StateFileError extends Error {
  * The embedded durable store: one JSON file, replaced atomically (temp file, fsync,
  * rename, fsync of the directory) so a crash leaves either the old or the new state.
  */
-export class FileStateStore {
+export class FileStateStore implements StateStore {
+  /** One instance, one file: no fleet, so events carry no origin. */
+  readonly origin = undefined;
   readonly file: string;
   /** Entries the last `load` left out (each also logged as a warning). */
   problems: readonly StoredStateProblem[] = [];
@@ -59,6 +63,29 @@ export class FileStateStore {
     return read.state;
   }
 
+  /** StateStore: the file's services (version 0: a file has one writer, nothing to race). */
+  async loadServices(): Promise<ReadonlyMap<string, VersionedState>> {
+    const persisted = await this.load();
+    return new Map(Object.entries(persisted?.services ?? {}).map(([name, state]) => [name, { state, version: 0 }]));
+  }
+
+  /** StateStore: writes every service's state, the change included. */
+  async commit(change: StoreCommit): Promise<number> {
+    await this.save(toPersisted(change.states));
+    return 0;
+  }
+
+  /** StateStore: nobody else serves this file. */
+  applied(): void {}
+
+  /** StateStore: this instance is the whole fleet, and it has applied the change. */
+  async waitForFleet(): Promise<void> {}
+
+  /** StateStore: services the config leaves out are not kept (the file holds what this instance serves). */
+  known(): VersionedState | undefined {
+    return undefined;
+  }
+
   /** Stores the state durably; resolves only once it would survive a crash. */
   async save(state: PersistedState): Promise<void> {
     const dir = dirname(this.file);
@@ -72,4 +99,8 @@ export class FileStateStore {
       await handle.close();
     }
   }
+}
+
+function toPersisted(states: ReadonlyMap<string, ServiceState>): PersistedState {
+  return { version: 1, services: Object.fromEntries(states) };
 }

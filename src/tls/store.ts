@@ -33,6 +33,16 @@ export type CertificateChange =
   | { readonly action: 'set'; readonly name: string; readonly hosts: readonly string[]; readonly cert: string; readonly key: string; readonly keyType: string }
   | { readonly action: 'delete'; readonly name: string };
 
+/**
+ * Where certificate changes are shared besides `certs_dir` (a fleet's etcd, SPEC §9): an
+ * upload is validated, then handed to the replica, and installed only once the replica
+ * took it; a throw there cancels the change, nothing is installed or removed.
+ */
+export interface CertificateReplica {
+  put(name: string, certPem: string, keyPem: string): Promise<void>;
+  delete(name: string): Promise<void>;
+}
+
 /** A certificate expiring within this is logged with a warning and flagged `expires_soon`. */
 export const EXPIRY_WARNING_MS = 14 * 86_400_000;
 
@@ -70,7 +80,8 @@ export class CertificateStore {
   private readonly listeners = new Set<(name: string) => void>();
   /** Mutations run one at a time so the files and the maps never disagree. */
   private readonly queue = new SerialQueue();
-  private replicate: ((change: CertificateChange) => Promise<void>) | undefined;
+  private applier: ((change: CertificateChange) => Promise<void>) | undefined;
+  private replica: CertificateReplica | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -122,6 +133,32 @@ export class CertificateStore {
     return entry && { cert: entry.certPem, key: entry.keyPem, keyType: entry.keyType };
   }
 
+  /** Shares every later upload and removal with `replica` (see CertificateReplica). */
+  replicateTo(replica: CertificateReplica): void {
+    this.replica = replica;
+  }
+
+  /**
+   * Installs (or, with undefined, removes) a certificate changed on another fleet
+   * instance, without sharing it back. Already installed as it is: nothing happens. One
+   * that does not validate is logged and left out; the certificates here stay as they are.
+   */
+  async applyRemote(name: string, pem: { cert: string; key: string } | undefined, origin: string | undefined): Promise<void> {
+    await this.queue.run(async () => {
+      const entry = this.entries.get(name);
+      try {
+        if (pem === undefined) {
+          if (entry) await this.remove(entry, origin);
+          return;
+        }
+        if (entry?.certPem === pem.cert && entry.keyPem === pem.key) return;
+        await this.install(name, await validateUpload(pem.cert, pem.key), 'uploaded', { replicate: false, origin });
+      } catch (err) {
+        this.log.error({ certificate: name, origin, err: messageOf(err) }, 'certificate from the fleet not installed');
+      }
+    });
+  }
+
   /** Calls `listener(name)` after each add, replace or delete; returns the unsubscribe function. */
   subscribe(listener: (name: string) => void): () => void {
     this.listeners.add(listener);
@@ -132,8 +169,8 @@ export class CertificateStore {
    * Installs the step every change is awaited through before it answers (the worker group
    * applies it on every worker, so after the answer every handshake anywhere sees it). Must not throw.
    */
-  replicateWith(replicate: (change: CertificateChange) => Promise<void>): void {
-    this.replicate = replicate;
+  applyWith(applier: (change: CertificateChange) => Promise<void>): void {
+    this.applier = applier;
   }
 
   /**
@@ -148,11 +185,16 @@ export class CertificateStore {
     return this.queue.run(async () => this.install(name, await validateUpload(certPem, keyPem), source));
   }
 
-  /** Generates (off the event loop) and installs a self-signed certificate for `hosts`. */
-  async addSelfSigned(name: string, hosts: string[], days?: number): Promise<{ info: CertificateInfo; replaced: boolean }> {
+  /**
+   * Generates (off the event loop) and installs a self-signed certificate for `hosts`;
+   * `local` keeps it out of the replica (a listener's default made at start: each
+   * instance makes its own, also while etcd is unreachable).
+   */
+  async addSelfSigned(name: string, hosts: string[], days?: number, local = false): Promise<{ info: CertificateInfo; replaced: boolean }> {
     assertCertificateName(name);
     const generated = await generateSelfSigned(hosts, days === undefined ? {} : { days });
-    return this.queue.run(async () => this.install(name, await validateUpload(generated.certPem, generated.keyPem), 'self-signed'));
+    const from = { replicate: !local, origin: undefined };
+    return this.queue.run(async () => this.install(name, await validateUpload(generated.certPem, generated.keyPem), 'self-signed', from));
   }
 
   /** Removes a certificate and its files; 404 UNKNOWN_CERTIFICATE when there is none. */
@@ -160,15 +202,23 @@ export class CertificateStore {
     await this.queue.run(async () => {
       const entry = this.entries.get(name);
       if (!entry) throw new SwitchyardError('UNKNOWN_CERTIFICATE', `no certificate "${name}"`);
-      await removeCertificateFiles(this.dir, name, this.log);
-      await writeCertificateSource(this.dir, name, 'uploaded', this.log);
-      this.entries.delete(name);
-      this.index.remove(entry);
-      this.log.info({ certificate: name, fingerprint256: entry.fingerprint256 }, 'certificate deleted');
-      this.notify(name);
-      await this.replicate?.({ action: 'delete', name });
-      this.events?.publish({ type: 'certificate', time: new Date().toISOString(), name, action: 'deleted', fingerprint256: entry.fingerprint256 });
+      await this.replica?.delete(name);
+      await this.remove(entry, undefined);
     });
+  }
+
+  /** Removes an entry and its files; runs inside the queue. */
+  private async remove(entry: Entry, origin: string | undefined): Promise<void> {
+    const name = entry.name;
+    await removeCertificateFiles(this.dir, name, this.log);
+    await writeCertificateSource(this.dir, name, 'uploaded', this.log);
+    this.entries.delete(name);
+    this.index.remove(entry);
+    this.log.info({ certificate: name, fingerprint256: entry.fingerprint256, ...(origin === undefined ? {} : { origin }) }, 'certificate deleted');
+    this.notify(name);
+    await this.applier?.({ action: 'delete', name });
+    const event = { type: 'certificate', time: new Date().toISOString(), name, action: 'deleted', fingerprint256: entry.fingerprint256 } as const;
+    this.events?.publish(origin === undefined ? event : { ...event, origin });
   }
 
   /**
@@ -212,9 +262,18 @@ export class CertificateStore {
       this.log.warn({ certificate: entry.name, not_after: entry.notAfter.toISOString() }, 'certificate expires within 14 days');
   }
 
-  /** Writes and swaps in a validated pair; runs inside the queue. */
-  private async install(name: string, valid: ValidCertificate, source: CertificateSource): Promise<{ info: CertificateInfo; replaced: boolean }> {
+  /**
+   * Shares (unless it came from the fleet, or is an ACME certificate: each instance orders
+   * its own), writes and swaps in a validated pair; runs inside the queue.
+   */
+  private async install(
+    name: string,
+    valid: ValidCertificate,
+    source: CertificateSource,
+    from: { replicate: boolean; origin: string | undefined } = { replicate: true, origin: undefined },
+  ): Promise<{ info: CertificateInfo; replaced: boolean }> {
     const previous = this.entries.get(name);
+    if (from.replicate && source !== 'acme') await this.replica?.put(name, valid.certPem, valid.keyPem);
     await writeCertificateFiles(this.dir, name, valid, previous?.keyPem);
     if (source !== 'uploaded' || previous?.source !== 'uploaded') await writeCertificateSource(this.dir, name, source, this.log);
     const entry: Entry = { ...valid, name, contextError: undefined, source };
@@ -223,12 +282,16 @@ export class CertificateStore {
     this.index.add(entry);
     this.loadErrors.delete(name);
     const now = Date.now();
-    this.log.info({ certificate: name, hosts: entry.hosts, fingerprint256: entry.fingerprint256, source, replaced: !!previous }, 'certificate installed');
+    const origin = from.origin === undefined ? {} : { origin: from.origin };
+    this.log.info(
+      { certificate: name, hosts: entry.hosts, fingerprint256: entry.fingerprint256, source, replaced: !!previous, ...origin },
+      'certificate installed',
+    );
     this.warnIfExpiring(entry, now);
     this.notify(name);
-    await this.replicate?.({ action: 'set', name, hosts: entry.hosts, cert: entry.certPem, key: entry.keyPem, keyType: entry.keyType });
+    await this.applier?.({ action: 'set', name, hosts: entry.hosts, cert: entry.certPem, key: entry.keyPem, keyType: entry.keyType });
     const action = previous ? 'replaced' : 'added';
-    this.events?.publish({ type: 'certificate', time: new Date(now).toISOString(), name, action, fingerprint256: entry.fingerprint256 });
+    this.events?.publish({ type: 'certificate', time: new Date(now).toISOString(), name, action, fingerprint256: entry.fingerprint256, ...origin });
     return { info: infoOf(entry, now), replaced: !!previous };
   }
 
@@ -262,6 +325,6 @@ export async function ensureSelfSigned(store: CertificateStore, name: string, ho
       `certificate "${name}" exists in the certificate directory but cannot be loaded (${failure}); fix or remove its files`,
     );
   }
-  const { info } = await store.addSelfSigned(name, [...hosts]);
+  const { info } = await store.addSelfSigned(name, [...hosts], undefined, true);
   return info;
 }

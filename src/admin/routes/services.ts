@@ -52,6 +52,12 @@ const targetsBody = {
   properties: { targets: { type: 'array', maxItems: 10_000, items: { type: 'string' } }, reason },
 } as const;
 
+/** `?wait=all`: answer once every live fleet instance serves the change (SPEC §9). */
+const mutationQuery = {
+  type: 'object',
+  properties: { wait: { type: 'string', enum: ['all'] } },
+} as const;
+
 /** Refuses the first target the config would refuse too (issue 11: `a:99999` was stored, then crashed the checker). */
 function checkTargets(targets: readonly string[]): void {
   targets.forEach((target, i) => {
@@ -64,7 +70,8 @@ function checkTargets(targets: readonly string[]): void {
 function mutationOptions(request: FastifyRequest, body: { force?: boolean; reason?: string } | null | undefined): MutationOptions {
   const ifMatch = parseIfMatch(request.headers['if-match']);
   if (Number.isNaN(ifMatch)) throw new SwitchyardError('PRECONDITION_FAILED', 'If-Match names no generation');
-  return { ifMatch, force: body?.force, reason: body?.reason, actor: 'admin-api' };
+  const wait = (request.query as { wait?: string } | undefined)?.wait === 'all' ? 'all' : undefined;
+  return { ifMatch, force: body?.force, reason: body?.reason, actor: 'admin-api', wait };
 }
 
 /** Registers /v1/services/… (read, switch, weights, rollback, history, targets). */
@@ -90,25 +97,25 @@ export function registerServiceRoutes(app: FastifyInstance, deps: ServiceRoutesD
 
   app.post<{ Params: ServiceParams; Body: { to: string; force?: boolean; reason?: string } }>(
     '/v1/services/:service/switch',
-    { schema: { body: switchBody } },
+    { schema: { body: switchBody, querystring: mutationQuery } },
     async (request, reply) => send(reply, await controller.switchTo(request.params.service, request.body.to, mutationOptions(request, request.body))),
   );
 
   app.put<{ Params: ServiceParams; Body: { weights: Record<string, number>; force?: boolean; reason?: string } }>(
     '/v1/services/:service/weights',
-    { schema: { body: weightsBody } },
+    { schema: { body: weightsBody, querystring: mutationQuery } },
     async (request, reply) => send(reply, await controller.setWeights(request.params.service, request.body.weights, mutationOptions(request, request.body))),
   );
 
   app.post<{ Params: ServiceParams; Body: { force?: boolean; reason?: string } | null }>(
     '/v1/services/:service/rollback',
-    { schema: { body: rollbackBody } },
+    { schema: { body: rollbackBody, querystring: mutationQuery } },
     async (request, reply) => send(reply, await controller.rollback(request.params.service, mutationOptions(request, request.body))),
   );
 
   app.put<{ Params: StackParams; Body: { targets: string[]; reason?: string } }>(
     '/v1/services/:service/stacks/:stack/targets',
-    { schema: { body: targetsBody } },
+    { schema: { body: targetsBody, querystring: mutationQuery } },
     async (request, reply) => {
       checkTargets(request.body.targets);
       return send(

@@ -11,6 +11,13 @@ interface ServiceJson {
   stacks: Record<string, { weight: number; healthy_targets: number; targets: { address: string; healthy: boolean; available: boolean }[] }>;
 }
 
+interface FleetMemberJson {
+  id: string;
+  address: string;
+  generation: number;
+  last_seen: string;
+}
+
 /** Human form of a service for `status`. */
 export function formatService(service: ServiceJson): string {
   const lines = [`${service.name}  active=${service.active}  generation=${service.generation}`];
@@ -42,6 +49,13 @@ export function parseWeights(pairs: readonly string[]): Record<string, number> {
   return weights;
 }
 
+/** `--wait-all`: the call answers once every live fleet instance serves the change (504 naming the laggards otherwise). */
+const WAIT_ALL = ['--wait-all', 'wait until every live fleet instance serves the change (state.store: etcd)'] as const;
+
+function mutationPath(path: string, opts: { waitAll?: boolean }): string {
+  return opts.waitAll ? `${path}?wait=all` : path;
+}
+
 const done = (service: ServiceJson) => `${service.name}: active=${service.active} weights=${JSON.stringify(service.weights)} generation=${service.generation}`;
 
 /** status, switch, weights, rollback, targets. */
@@ -70,10 +84,11 @@ export function registerServiceCommands(program: Command, client: () => AdminCli
     .description('send all traffic of a service to one stack')
     .option('--force', 'switch even when the stack has no healthy target')
     .option('--reason <text>', 'recorded in history')
-    .action((service: string, stack: string, opts: { force?: boolean; reason?: string }) =>
+    .option(...WAIT_ALL)
+    .action((service: string, stack: string, opts: { force?: boolean; reason?: string; waitAll?: boolean }) =>
       runCall(async () =>
         done(
-          await client().call<ServiceJson>('POST', `/v1/services/${encodeURIComponent(service)}/switch`, {
+          await client().call<ServiceJson>('POST', mutationPath(`/v1/services/${encodeURIComponent(service)}/switch`, opts), {
             to: stack,
             ...(opts.force ? { force: true } : {}),
             ...(opts.reason ? { reason: opts.reason } : {}),
@@ -85,10 +100,11 @@ export function registerServiceCommands(program: Command, client: () => AdminCli
     .command('weights <service> <pairs...>')
     .description('split traffic, e.g. weights demo blue=90 green=10')
     .option('--force', 'even when a stack given weight has no healthy target')
-    .action((service: string, pairs: string[], opts: { force?: boolean }) =>
+    .option(...WAIT_ALL)
+    .action((service: string, pairs: string[], opts: { force?: boolean; waitAll?: boolean }) =>
       runCall(async () =>
         done(
-          await client().call<ServiceJson>('PUT', `/v1/services/${encodeURIComponent(service)}/weights`, {
+          await client().call<ServiceJson>('PUT', mutationPath(`/v1/services/${encodeURIComponent(service)}/weights`, opts), {
             weights: parseWeights(pairs),
             ...(opts.force ? { force: true } : {}),
           }),
@@ -98,15 +114,35 @@ export function registerServiceCommands(program: Command, client: () => AdminCli
   program
     .command('rollback <service>')
     .description('back to the weights before the last change')
-    .action((service: string) =>
-      runCall(async () => done(await client().call<ServiceJson>('POST', `/v1/services/${encodeURIComponent(service)}/rollback`, {}))),
+    .option(...WAIT_ALL)
+    .action((service: string, opts: { waitAll?: boolean }) =>
+      runCall(async () => done(await client().call<ServiceJson>('POST', mutationPath(`/v1/services/${encodeURIComponent(service)}/rollback`, opts), {}))),
     );
   program
     .command('targets <service> <stack> <targets...>')
     .description("replace a stack's targets (host:port …)")
-    .action((service: string, stack: string, targets: string[]) =>
+    .option(...WAIT_ALL)
+    .action((service: string, stack: string, targets: string[], opts: { waitAll?: boolean }) =>
       runCall(async () =>
-        done(await client().call<ServiceJson>('PUT', `/v1/services/${encodeURIComponent(service)}/stacks/${encodeURIComponent(stack)}/targets`, { targets })),
+        done(
+          await client().call<ServiceJson>(
+            'PUT',
+            mutationPath(`/v1/services/${encodeURIComponent(service)}/stacks/${encodeURIComponent(stack)}/targets`, opts),
+            { targets },
+          ),
+        ),
       ),
+    );
+  program
+    .command('fleet')
+    .description('list the live fleet instances sharing this state (state.store: etcd)')
+    .option('--json', 'print the API JSON')
+    .action((opts: { json?: boolean }) =>
+      runCall(async () => {
+        const fleet = await client().call<{ store: string; members: FleetMemberJson[] }>('GET', '/v1/fleet');
+        if (opts.json) return JSON.stringify(fleet, null, 2);
+        if (fleet.members.length === 0) return `no fleet (state.store: ${fleet.store})`;
+        return fleet.members.map((m) => `${m.id}  ${m.address}  generation=${m.generation}  last_seen=${m.last_seen}`).join('\n');
+      }),
     );
 }

@@ -19,12 +19,12 @@ interface Entry {
 }
 
 /**
- * A worker's copy of the primary's certificate store: pairs the primary validated and
+ * A worker's mirror of the primary's certificate store: pairs the primary validated and
  * stored, indexed by host for SNI. No files and no validation here; a TLS context is
  * built at the first handshake that needs it, as the store does for certificates loaded
  * from disk, so a worker starting with 10,000 certificates is not slower to listen.
  */
-export class CertificateReplica implements CertificateProvider {
+export class CertificateMirror implements CertificateProvider {
   private readonly entries = new Map<string, Entry>();
   private readonly index = new SniIndex<Entry>();
   private readonly listeners = new Set<(name: string) => void>();
