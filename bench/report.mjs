@@ -26,6 +26,8 @@ export function markdown({ command, load, upstream, rows, websockets = [], cutov
     `System under test pinned to core 0; ${load} (1 thread, 50 connections) and the ${upstream} upstream on core 1. Runs interleaved, medians shown; RSS after the runs (process and children).`,
     '',
   ];
+  if (rows.some((r) => r.scenario.startsWith('e2:')))
+    lines.splice(2, 0, 'e2 is loaded by h2load (1 thread, 10 connections × 5 streams; p50/p99 from its per-request log).', '');
   if (rows.length) {
     lines.push(
       '| system | scenario | req/s | p50 ms | p99 ms | CPU µs/req | RSS MiB | × nginx | × http-proxy | × switchyard | notes |',

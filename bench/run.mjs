@@ -2,7 +2,8 @@
 // the upstream itself. See bench/README.md. Usage:
 //   node bench/run.mjs [--scenario a,b,c,d] [--systems switchyard,http-proxy,nginx,haproxy,direct]
 //                      [--variants] [--runs 3] [--duration 10]
-// Scenarios: a b c d e f (throughput), g = vhosts,targets (scaling), h (idle WebSockets), i (cut-over), j (fleet on etcd), all.
+// Scenarios: a b c d e f e2 l (throughput; e2 = e over HTTP/2 with h2load), g = vhosts,targets (scaling),
+// h (idle WebSockets), i (cut-over), j (fleet on etcd), all.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +50,7 @@ let systems = opts.systems
   .filter(Boolean);
 if (opts.variants) systems = [...systems, ...Object.keys(VARIANTS).filter((v) => !systems.includes(v))];
 
-ensureTools(['nginx', 'haproxy', 'wrk']);
+ensureTools(['nginx', 'haproxy', 'wrk', ...(selected.some((s) => SCENARIOS[s]?.h2) ? ['h2load'] : [])]);
 if (!loadTool()) {
   console.error('no load generator: wrk could not be installed and autocannon is not in node_modules (npm i -D autocannon)');
   process.exit(1);

@@ -1,6 +1,10 @@
-// The load generator: wrk pinned to core 1, autocannon (when installed) as the fallback.
+// The load generator: wrk pinned to core 1, autocannon (when installed) as the fallback;
+// h2load (nghttp2-client) for the HTTP/2 scenarios.
 import { execFile } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { has, pinned } from './proc.mjs';
 
 /** Core of the load generator (the system under test has core 0). */
@@ -90,6 +94,48 @@ export function load(url, { connections = 50, seconds = 10, headers = [], script
   if (tool === 'wrk') return wrk(url, { connections, seconds, headers, script });
   if (tool === 'autocannon') return autocannon(url, { connections, seconds, headers, body, method });
   throw new Error('no load generator: install wrk (apt-get install -y wrk) or autocannon (npm i -D autocannon)');
+}
+
+/** Parses h2load's summary (throughput, request counts, status classes); latencies come from its log file. */
+export function parseH2load(out) {
+  const total = Number(/requests: (\d+) total/.exec(out)?.[1] ?? 0);
+  const ok = Number(/status codes: (\d+) 2xx/.exec(out)?.[1] ?? 0);
+  const failed = Number(/(\d+) failed/.exec(out)?.[1] ?? 0);
+  const errored = Number(/(\d+) errored/.exec(out)?.[1] ?? 0);
+  return {
+    rps: Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1] ?? 0),
+    requests: total,
+    non2xx: Math.max(0, total - ok - failed - errored),
+    socketErrors: failed || errored ? `failed ${failed}, errored ${errored}` : '',
+  };
+}
+
+/** p50 and p99 (ms) of an h2load `--log-file` (one `start  status  elapsed-µs` line per request). */
+export function h2loadLatency(log) {
+  const times = [];
+  for (const line of log.split('\n')) {
+    const elapsed = Number(line.split('\t')[2]);
+    if (Number.isFinite(elapsed) && elapsed > 0) times.push(elapsed / 1000);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q) => (times.length ? times[Math.min(times.length - 1, Math.floor(q * times.length))] : null);
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+/**
+ * One bounded HTTP/2 load run against an https `url` with h2load: `clients` connections
+ * with `streams` concurrent streams each, for `seconds`. Same result shape as `load`.
+ */
+export async function loadH2(url, { clients = 10, streams = 5, seconds = 10 } = {}) {
+  if (!has('h2load')) throw new Error('h2load is not installed (apt-get install -y nghttp2-client)');
+  const log = join(tmpdir(), `h2load-${process.pid}-${Date.now()}.log`);
+  try {
+    const argv = ['h2load', '-t1', `-c${clients}`, `-m${streams}`, '-D', String(seconds), `--log-file=${log}`, url];
+    const result = parseH2load(await run(pinned(LOAD_CORE, argv), seconds));
+    return { ...result, ...h2loadLatency(readFileSync(log, 'utf8')) };
+  } finally {
+    rmSync(log, { force: true });
+  }
 }
 
 /** Median of the non-null values (lower middle for an even count), or null. */

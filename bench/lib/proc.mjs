@@ -13,9 +13,12 @@ export function has(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 }
 
-/** Installs Debian packages for the tools that are missing (nginx, haproxy, wrk), and says so. */
+/** Debian packages of the tools whose package is named otherwise. */
+const PACKAGES = { h2load: 'nghttp2-client' };
+
+/** Installs Debian packages for the tools that are missing (nginx, haproxy, wrk, h2load), and says so. */
 export function ensureTools(tools) {
-  const missing = tools.filter((t) => !has(t));
+  const missing = tools.filter((t) => !has(t)).map((t) => PACKAGES[t] ?? t);
   if (missing.length === 0) return;
   if (!has('apt-get')) {
     console.log(`missing ${missing.join(', ')} and no apt-get: those peers are skipped`);

@@ -11,7 +11,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; kee
   server { listen 127.0.0.1:${tlsPort} ssl; ssl_certificate ${cert.crt}; ssl_certificate_key ${cert.key}; ${routes} } }`;
 }
 
-/** nginx proxy_pass with upstream keep-alive (and WebSocket upgrades, as nginx's docs show). */
+/** nginx proxy_pass with upstream keep-alive (and WebSocket upgrades, as nginx's docs show); h2 and http/1.1 on the TLS port. */
 export function nginxProxy(dir, { port, tlsPort, cert, upstreamPort, fds = 16384, servers = [`127.0.0.1:${upstreamPort}`] }) {
   const location = `location / { proxy_pass http://up; proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade; proxy_read_timeout 1h; }`;
@@ -21,10 +21,10 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; kee
   map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
   upstream up { ${servers.map((a) => `server ${a};`).join(' ')} keepalive ${Math.max(64, servers.length)}; }
   server { listen 127.0.0.1:${port}; ${location} }
-  server { listen 127.0.0.1:${tlsPort} ssl; ssl_certificate ${cert.crt}; ssl_certificate_key ${cert.key}; ${location} } }`;
+  server { listen 127.0.0.1:${tlsPort} ssl http2; ssl_certificate ${cert.crt}; ssl_certificate_key ${cert.key}; ${location} } }`;
 }
 
-/** HAProxy: one thread, connection reuse, timeouts set; `cert.pem` is chain + key in one file. `maxconn` counts client connections. */
+/** HAProxy: one thread, connection reuse, timeouts set, h2 and http/1.1 by ALPN on TLS; `cert.pem` is chain + key in one file. `maxconn` counts client connections. */
 export function haproxy({ port, tlsPort, cert, upstreamPort, maxconn = 8192 }) {
   return `global
   nbthread 1
@@ -38,7 +38,7 @@ defaults
   http-reuse always
 frontend f
   bind 127.0.0.1:${port}
-  bind 127.0.0.1:${tlsPort} ssl crt ${cert.pem}
+  bind 127.0.0.1:${tlsPort} ssl crt ${cert.pem} alpn h2,http/1.1
   default_backend b
 backend b
   server s1 127.0.0.1:${upstreamPort}
@@ -46,7 +46,7 @@ backend b
 }
 
 /**
- * switchyard (SPEC §2): a plain and a TLS listener (certificate `bench` in certs_dir),
+ * switchyard (SPEC §2): a plain and a TLS listener (h2 and http/1.1 by ALPN, the default) (certificate `bench` in certs_dir),
  * admin on loopback, state and certificates in `dir`. `extra` is YAML added at the top
  * level (variants: `metrics: { enabled: false }`, `logging: { access_log: true }`, …).
  */

@@ -1,5 +1,6 @@
 // Starting each system under test on core 0. Every starter resolves to
-// { name, port, tlsPort, pid, child } once the system answers, or throws.
+// { name, port, tlsPort, pid, child, h2 } once the system answers, or throws; `h2` says its
+// TLS port offers HTTP/2 (the e2 scenario skips the others).
 import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as configs from './configs.mjs';
@@ -60,7 +61,7 @@ export async function startSwitchyard(
   writeFileSync(join(dir, 'switchyard.yaml'), yaml);
   const child = start(core, process.execPath, [join(root, 'dist/cli/main.js'), 'start', '--config', join(dir, 'switchyard.yaml')], { env, fds });
   await waitReady(`http://127.0.0.1:${adminPort}/healthz`, { ms: 120_000, child });
-  return { name, ...p, adminPort, pid: child.pid, child };
+  return { name, ...p, adminPort, pid: child.pid, child, h2: true };
 }
 
 async function startHttpProxy(ctx, { upstreamPort = ctx.upstreamPort, fds } = {}) {
@@ -80,7 +81,7 @@ async function startNginx(ctx, { upstreamPort = ctx.upstreamPort, fds, servers }
   writeFileSync(join(dir, 'nginx.conf'), configs.nginxProxy(dir, { ...p, cert: ctx.cert, upstreamPort, fds, servers }));
   const child = start(SUT_CORE, 'nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { fds });
   await waitReady(`http://127.0.0.1:${p.port}/`, { child });
-  return { name: 'nginx', ...p, pid: child.pid, child };
+  return { name: 'nginx', ...p, pid: child.pid, child, h2: true };
 }
 
 async function startHaproxy(ctx, { upstreamPort = ctx.upstreamPort, fds } = {}) {
@@ -91,7 +92,7 @@ async function startHaproxy(ctx, { upstreamPort = ctx.upstreamPort, fds } = {}) 
   writeFileSync(file, configs.haproxy({ ...p, cert: ctx.cert, upstreamPort, maxconn: fds ? Math.floor(fds / 2) - 100 : undefined }));
   const child = start(SUT_CORE, 'haproxy', ['-f', file], { fds });
   await waitReady(`http://127.0.0.1:${p.port}/`, { child });
-  return { name: 'haproxy', ...p, pid: child.pid, child };
+  return { name: 'haproxy', ...p, pid: child.pid, child, h2: true };
 }
 
 /** "direct": the upstream itself, the limit (its RSS is not the proxy's, so not reported). */

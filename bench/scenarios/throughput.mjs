@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { POST_LUA } from '../peers/configs.mjs';
 import { startSystem } from '../peers/systems.mjs';
-import { load, median } from '../lib/load.mjs';
+import { load, loadH2, median } from '../lib/load.mjs';
 import { cpuMicros, cpuSelfMicros, rssKiB, stop } from '../lib/proc.mjs';
 
 /** The throughput scenarios: request shape and transport. Add one here to extend. */
@@ -15,6 +15,10 @@ export const SCENARIOS = {
   d: { label: 'd: new connection per request', path: '/', headers: ['Connection: close'] },
   e: { label: 'e: TLS, keep-alive', path: '/', tls: true },
   f: { label: 'f: TLS handshake per request', path: '/', tls: true, headers: ['Connection: close'] },
+  // (e) over HTTP/2 with h2load: the same 50 requests in flight, as 10 connections × 5
+  // streams (a browser multiplexes on one connection per origin). Only systems that offer
+  // h2 on their TLS port run it.
+  e2: { label: 'e2: TLS, keep-alive, HTTP/2 (h2load)', path: '/', tls: true, h2: { clients: 10, streams: 5 } },
   // Same load on every system (50 connections, each pausing 5 ms between requests, so at
   // most ~10k req/s): the latency a proxy adds when it is not saturated. In (a) latency is
   // connections / throughput, so p99 there mostly restates req/s.
@@ -37,6 +41,7 @@ function loadOptions(ctx, scenario) {
 }
 
 function url(sys, scenario) {
+  if (scenario.h2 && !sys.h2) return null;
   const port = scenario.tls ? sys.tlsPort : sys.port;
   return port ? `${scenario.tls ? 'https' : 'http'}://127.0.0.1:${port}${scenario.path}` : null;
 }
@@ -70,7 +75,7 @@ export async function runThroughput(ctx, keys, systems, starter = (name) => star
           // CPU time of the system under test per request served: steadier than req/s on a shared machine.
           const cpuBefore = sys.pid ? cpuMicros(sys.pid) : null;
           const mainBefore = sys.pid ? cpuSelfMicros(sys.pid) : null;
-          const sample = await load(target, options);
+          const sample = await (scenario.h2 ? loadH2(target, { ...scenario.h2, seconds: ctx.seconds }) : load(target, options));
           const cpuAfter = sys.pid ? cpuMicros(sys.pid) : null;
           const mainAfter = sys.pid ? cpuSelfMicros(sys.pid) : null;
           const per = (before, after) => (before !== null && after !== null && sample.requests > 0 ? (after - before) / sample.requests : null);

@@ -153,8 +153,15 @@ const listener = z
     route_to: z.enum(['active', 'standby']).default('active'),
     /** Strict-Transport-Security max-age in seconds on TLS listeners (off by default). */
     hsts_max_age: z.number().int().min(0).optional(),
+    /**
+     * Offer HTTP/2 (`h2`) beside HTTP/1.1 by ALPN. Default: on for TLS listeners; `false`
+     * serves HTTP/1.1 only. Plain listeners serve HTTP/1.1 only (h2c is not served), so
+     * `true` there is an error.
+     */
+    http2: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .refine((l) => l.tls || l.http2 !== true, { path: ['http2'], message: 'needs tls: true (HTTP/2 is offered by ALPN on TLS listeners; h2c is not served)' });
 
 /**
  * Automatic certificates from an ACME CA (Let's Encrypt, ZeroSSL, a private step-ca, or
@@ -256,7 +263,12 @@ export const configSchema = z
       .meta(RESTART_ONLY),
     limits: z
       .object({
-        /** Largest request head in bytes (431 beyond it). Node fixes it when a listener's server is created. */
+        /**
+         * Largest request head in bytes (431 beyond it). On HTTP/2 it is the header list
+         * size (SETTINGS_MAX_HEADER_LIST_SIZE: names + values + 32 octets per field, RFC 9113
+         * §6.5.2); a stream past it is reset (ENHANCE_YOUR_CALM). Node fixes it when a
+         * listener's server is created.
+         */
         max_header_size: positiveInt.default(16_384).meta(RESTART_ONLY),
         /** Time a client has to send the request head (slowloris guard). */
         header_timeout: duration.default(10_000).meta(RELOADS),
@@ -292,6 +304,16 @@ export const configSchema = z
          * The engine takes it at start.
          */
         request_buffer_total: positiveInt.default(268_435_456).meta(RESTART_ONLY),
+        /** Streams one HTTP/2 client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused (REFUSED_STREAM). Default 100, as nginx. Set when a listener's server is created. */
+        h2_max_concurrent_streams: positiveInt.max(2_147_483_647).default(100).meta(RESTART_ONLY),
+        /**
+         * Streams one HTTP/2 connection may reset (RST_STREAM from the client) before their
+         * response is complete, within any 10 s; one more and the connection is sent GOAWAY
+         * (ENHANCE_YOUR_CALM) and closed. Each such stream has cost a routed request and an
+         * upstream attempt: this is the guard against "rapid reset" (CVE-2023-44487).
+         * Default 200 (twice the default h2_max_concurrent_streams). Set when a listener's server is created.
+         */
+        h2_max_stream_resets: positiveInt.default(200).meta(RESTART_ONLY),
       })
       .strict()
       .prefault({}),

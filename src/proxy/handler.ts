@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Http2ServerRequest } from 'node:http2';
 import type { Logger } from 'pino';
 import type { ChallengeResponder } from '../acme/challenges.js';
 import { NOOP_METER, type StackMeter } from '../pool/stack-meter.js';
@@ -7,7 +8,8 @@ import type { Target } from '../pool/target.js';
 import { chooseStack, type ServiceRoute } from '../routing/service-route.js';
 import type { RoutingSource } from '../state/routing-source.js';
 import { Exchange, type Forwarder } from './exchange.js';
-import { readRequestHead, type ListenerFacts } from './headers.js';
+import { readH2RequestHead } from './h2-head.js';
+import { readRequestHead, type ListenerFacts, type RequestHead } from './headers.js';
 import { ALLOWED_METHODS } from './refuse.js';
 import { ASTERISK, parseRequestTarget } from './request-target.js';
 import { respondError } from './respond.js';
@@ -56,6 +58,10 @@ export class RequestHandler {
     const startedAt = performance.now();
     if (this.draining) res.shouldKeepAlive = false;
     if (req.httpVersionMajor !== 1) {
+      if (req instanceof Http2ServerRequest) {
+        this.handleH2(req, res, startedAt);
+        return;
+      }
       // Node's parser takes "HTTP/2.0" on a request line; forwarding it as 1.1 would hide the mismatch (RFC 9110 §15.6.6).
       respondError(res, 'HTTP_VERSION_NOT_SUPPORTED', `HTTP/${req.httpVersion} is not served on this port`, true);
       return;
@@ -91,6 +97,36 @@ export class RequestHandler {
       return;
     }
     if (this.acmeChallenges?.respond(req, res, url, head.host) === true) return;
+    this.route(req, res, head, url, startedAt);
+  };
+
+  /**
+   * An HTTP/2 stream (Node's compatibility API; `res` is a ProxyH2Response): its head is
+   * translated for HTTP/1.1 (h2-head.ts), then it is routed and forwarded like any request.
+   * Its `:path` is origin-form or `*` (nghttp2 checks it); CONNECT never gets here.
+   */
+  private handleH2(req: IncomingMessage & Http2ServerRequest, res: ServerResponse, startedAt: number): void {
+    const url = req.url;
+    if (url.charCodeAt(0) !== 47 /* / */) {
+      if (url === '*' && req.method === 'OPTIONS') {
+        res.writeHead(200, { allow: ALLOWED_METHODS, 'content-length': 0 });
+        res.end();
+      } else {
+        respondError(res, 'BAD_REQUEST', 'the :path is neither a path nor * for OPTIONS');
+      }
+      return;
+    }
+    const keepUnderscores = this.controller.currentConfig.limits.underscores_in_headers;
+    const head = readH2RequestHead(req.rawHeaders, req.stream.endAfterHeaders, req.socket.remoteAddress, this.listener, keepUnderscores);
+    if (head.refusal !== undefined) {
+      respondError(res, head.refusal.code, head.refusal.message);
+      return;
+    }
+    this.route(req, res, head, url, startedAt);
+  }
+
+  /** Route → stack → target → forward, for a head already read and accepted. */
+  private route(req: IncomingMessage, res: ServerResponse, head: RequestHead, url: string, startedAt: number): void {
     const route = this.controller.snapshot.router.match(head.host, url);
     if (route === undefined) {
       this.unmatchedMeter.response(respondError(res, 'NO_ROUTE', 'no service matches this host and path'), (performance.now() - startedAt) / 1000);
@@ -118,7 +154,7 @@ export class RequestHandler {
         accessLog: this.accessLog,
       }),
     );
-  };
+  }
 
   private place(route: ServiceRoute, pool: StackPool): Placement | undefined {
     const target = pool.pick();

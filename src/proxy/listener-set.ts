@@ -190,6 +190,7 @@ export class ListenerSet {
       untrack = trackDefaultCertificate(listener.server as HttpsServer, deps.certificates, config);
       // Scanners and plain-HTTP clients on a TLS port fail handshakes all day: not worth more than debug.
       listener.server.on('tlsClientError', (err: Error) => deps.log.debug({ err, listener: config.name }, 'TLS handshake failed'));
+      if (listener.h2) listener.h2.onFlood = (client, resets) => deps.log.warn({ listener: config.name, client, resets }, 'HTTP/2 connection cut: rapid reset');
     }
     try {
       const port = await listener.listen();

@@ -1,11 +1,14 @@
-import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http';
+import { createSecureServer, Http2ServerRequest, type Http2SecureServer, type Http2ServerResponse } from 'node:http2';
 import { createServer as createTlsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import type { ErrorCode } from '../errors.js';
 import type { RequestHandler } from './handler.js';
+import { H2Sessions, h2ServerOptions } from './h2-sessions.js';
 import { ALLOWED_METHODS, closeSocket, refuse } from './refuse.js';
+import { respondError } from './respond.js';
 import { closeGoingAway } from './websocket.js';
 
 /** The catalogue code for a client error Node's parser or timers raise, or undefined when the socket is not an HTTP connection to answer. */
@@ -69,19 +72,44 @@ function answerClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, 
   }
 }
 
-/** A reverse proxy never tunnels: CONNECT gets 405 and a closed connection. */
-function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
-  refuse(socket, 'METHOD_NOT_ALLOWED', { message: 'CONNECT is not served by a reverse proxy', header: `Allow: ${ALLOWED_METHODS}` });
+const CONNECT_REFUSED = 'CONNECT is not served by a reverse proxy';
+
+/** A reverse proxy never tunnels: CONNECT gets 405 and a closed connection (on HTTP/2, a 405 on its stream). */
+function refuseConnect(req: IncomingMessage | Http2ServerRequest, socket: Duplex | Http2ServerResponse): void {
+  if (req instanceof Http2ServerRequest) {
+    const res = socket as unknown as ServerResponse; // a ProxyH2Response, see h2-response.ts
+    res.setHeader('allow', ALLOWED_METHODS);
+    respondError(res, 'METHOD_NOT_ALLOWED', CONNECT_REFUSED);
+    return;
+  }
+  refuse(socket as Duplex, 'METHOD_NOT_ALLOWED', { message: CONNECT_REFUSED, header: `Allow: ${ALLOWED_METHODS}` });
 }
+
+/**
+ * What a listener uses of its server, node:http's, node:https's, or node:http2's with
+ * `allowHTTP1` (whose HTTP/1 side has both members, though its typings do not say so).
+ */
+export type ProxyServer = NetServer & {
+  maxHeadersCount: number | null;
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  closeIdleConnections(): void;
+};
+
+/** The request listener of a server that takes both protocols: HTTP/2 streams come as Http2ServerRequest and ProxyH2Response, which has every member of ServerResponse the request path uses. */
+type BothProtocols = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
 
 /** How long before the drain deadline open WebSockets are sent 1001 (going away), so the frame is out before everything is cut (ms). */
 const WEBSOCKET_NOTICE = 100;
 
-/** One public listener: a plain or TLS server bound to the request handler. */
+/** One public listener: a plain or TLS server bound to the request handler; on TLS, HTTP/2 and HTTP/1.1 by ALPN unless `http2: false`. */
 export class ProxyListener {
   readonly config: ListenerConfig;
-  readonly server: Server;
+  readonly server: ProxyServer;
   readonly handler: RequestHandler;
+  /** The HTTP/2 sessions, on a TLS listener that offers h2. */
+  readonly h2: H2Sessions | undefined;
   /** Every accepted TCP connection (in a TLS handshake, HTTP, or upgraded), so a drain can end them all. */
   private readonly connections = new Set<Socket>();
   /** Upgraded (WebSocket) client sockets, sent 1001 just before the drain deadline. */
@@ -111,9 +139,26 @@ export class ProxyListener {
     };
     // The TLS handshake is bounded like the head (Node's default is 120 s), as nginx does
     // with client_header_timeout: silent connections must not hold max_connections slots.
-    this.server = tls
-      ? createTlsServer({ ...options, ...tls, handshakeTimeout: limits.header_timeout }, handler.handle)
-      : createServer(options, handler.handle);
+    if (tls !== undefined && config.http2 !== false) {
+      this.h2 = new H2Sessions({
+        maxConcurrentStreams: limits.h2_max_concurrent_streams,
+        maxHeaderListSize: limits.max_header_size,
+        maxStreamResets: limits.h2_max_stream_resets,
+        idleTimeout: limits.keepalive_timeout,
+      });
+      const server = createSecureServer({ ...tls, ...h2ServerOptions(this.h2.limits), handshakeTimeout: limits.header_timeout });
+      // Node's HTTP/2 server takes no HTTP/1 options; its HTTP/1 side reads them from these
+      // same-named server properties, as node:http's server does after storing its options.
+      Object.assign(server, options);
+      server.on('request', handler.handle as unknown as BothProtocols);
+      server.on('session', this.h2.add);
+      this.server = server as Http2SecureServer & Partial<ProxyServer> as ProxyServer;
+    } else {
+      this.h2 = undefined;
+      this.server = tls
+        ? createTlsServer({ ...options, ...tls, handshakeTimeout: limits.header_timeout }, handler.handle)
+        : createServer(options, handler.handle);
+    }
     // max_connections counts raw TCP connections, those still in a TLS handshake included.
     this.server.maxConnections = limits.max_connections;
     // Node's own count limit (1,000 fields) drops the rest silently, Content-Length included:
@@ -159,11 +204,12 @@ export class ProxyListener {
    */
   close(timeout: number): Promise<void> {
     this.handler.draining = true;
+    // HTTP/2 connections get GOAWAY now: no new streams, open ones finish, then they close.
+    this.h2?.closeAll();
     return new Promise((resolve) => {
       const notice = setTimeout(() => this.closeWebSockets(), Math.max(0, timeout - WEBSOCKET_NOTICE));
       const deadline = setTimeout(() => {
-        this.server.closeAllConnections();
-        // Upgraded connections and TLS handshakes are not HTTP connections: closeAllConnections misses them.
+        // Every connection, HTTP/1, HTTP/2, upgraded or still in its TLS handshake.
         for (const socket of this.connections) socket.destroy();
       }, timeout);
       // A connection whose last request finishes during the drain goes idle: close it then,
