@@ -12,6 +12,8 @@ export function machine() {
 function notes(r) {
   const out = [];
   if (r.ratio !== undefined && r.ratio !== null) out.push(`large/small ${fmt(r.ratio, 2)}`);
+  // A system of several processes: what its main process (switchyard's primary) took of the CPU per request.
+  if (r.cpuMainUs !== null && r.cpuMainUs !== undefined && r.cpuUs && r.cpuUs - r.cpuMainUs > 0.05) out.push(`main process ${fmt(r.cpuMainUs, 2)} µs/req`);
   if (r.non2xx) out.push(`${r.non2xx} non-2xx`);
   if (r.socketErrors?.length) out.push(`socket errors: ${r.socketErrors[0]}`);
   return out.join('; ');
@@ -58,13 +60,17 @@ export function markdown({ command, load, upstream, rows, websockets = [], cutov
     lines.push(
       'i: cut-over under load (switch blue ⇄ green every 100 ms)',
       '',
-      '| system | req/s | flips | flips/s | flip p99 ms | failed | stale (old stack after ack) | ambiguous (flip in flight) |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|',
+      '| system | req/s | flips | flips/s | flip p99 ms | failed | stale (old stack after ack) | ambiguous (flip in flight) | per worker: answers / stale |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---|',
     );
-    for (const c of cutover)
+    for (const c of cutover) {
+      const workers = Object.entries(c.perWorker ?? {})
+        .map(([id, w]) => `${id}: ${w.answers} / ${w.stale}`)
+        .join(', ');
       lines.push(
-        `| ${c.system} | ${fmt(c.rps)} | ${c.flips} | ${fmt(c.flipsPerSecond, 1)} | ${fmt(c.flipP99, 1)} | ${c.failed} | ${c.stale} | ${c.ambiguous} |`,
+        `| ${c.system} | ${fmt(c.rps)} | ${c.flips} | ${fmt(c.flipsPerSecond, 1)} | ${fmt(c.flipP99, 1)} | ${c.failed} | ${c.stale} | ${c.ambiguous} | ${workers} |`,
       );
+    }
     lines.push('');
   }
   if (fleet?.propagation) {

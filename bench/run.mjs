@@ -86,7 +86,10 @@ try {
       systems.filter((s) => s !== 'direct'),
       Number(opts.connections),
     );
-  if (selected.includes('i')) report.cutover = await runCutover(ctx);
+  if (selected.includes('i')) {
+    const variants = systems.filter((s) => VARIANTS[s]);
+    report.cutover = await runCutover(ctx, variants.length ? variants : ['switchyard']);
+  }
   if (selected.includes('j')) {
     report.fleet = await runFleet(ctx);
     report.rows.push(...report.fleet.rows);

@@ -3,9 +3,11 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AcmeManager } from './acme/manager.js';
+import type { WorkersView } from './admin/routes/workers.js';
 import { adminToken, createAdminServer } from './admin/server.js';
 import { keepRestartOnly } from './config/reload-modes.js';
 import type { Config } from './config/schema.js';
+import type { DataPlane, DataPlaneFactory } from './data-plane.js';
 import { startDemoBackends } from './demo/backends.js';
 import { EventBus } from './events/bus.js';
 import { eventLog } from './events/log.js';
@@ -15,15 +17,28 @@ import { Metrics } from './metrics/metrics.js';
 import { splitHostPort } from './net/host-port.js';
 import { NOOP_METER } from './pool/stack-meter.js';
 import { DataPath } from './proxy/data-path.js';
-import type { WebSocketRegistry } from './proxy/websocket.js';
+import type { CountsSource } from './rollout/analysis-builtin.js';
 import { RolloutRunner } from './rollout/runner.js';
 import { StateController } from './state/controller.js';
 import { FleetStateStore } from './state/etcd/fleet-store.js';
 import type { FileStateStore } from './state/file-store.js';
 import { createStateStore } from './state/open-store.js';
-import { CertificateStore } from './tls/store.js';
+import { LOCALHOST_NAMES } from './tls/self-signed.js';
+import { CertificateStore, ensureSelfSigned } from './tls/store.js';
 
-/** A running switchyard: listeners, admin API, state. Construction and wiring only; each concern lives in its own module. */
+/** The request path in this process (`workers: 0`, and switchyard embedded in tests). */
+export const inProcess: DataPlaneFactory = ({ controller, certificates, metrics, challenges, log }) => {
+  if (metrics) controller.useMeters((service, stack) => metrics.meterFor(service, stack));
+  const unmatched = metrics?.meterFor('_unmatched', 'none') ?? NOOP_METER;
+  const responseHeaders = controller.currentConfig.debug.worker_header ? ['X-Switchyard-Worker', '0'] : undefined;
+  return new DataPath({ controller, certificates, unmatched, challenges, responseHeaders, log });
+};
+
+/**
+ * A running switchyard: the control plane (state, health checks, certificates, admin API,
+ * metrics, webhooks) and a data plane serving clients, in this process or in workers.
+ * Construction and wiring only; each concern lives in its own module.
+ */
 export class Switchyard {
   readonly controller: StateController;
   readonly certificates: CertificateStore;
@@ -34,7 +49,7 @@ export class Switchyard {
   /** ACME certificates: orders, renewals, http-01 answers. */
   readonly acme: AcmeManager;
   private readonly health: HealthChecker;
-  private readonly proxy: DataPath;
+  private readonly plane: DataPlane;
   private readonly closeEventStream: () => void;
   /** The fleet's shared state, when `state.store` is etcd. */
   private readonly fleet: FleetStateStore | undefined;
@@ -47,6 +62,7 @@ export class Switchyard {
     log: Logger,
     token: string | undefined,
     store: FileStateStore | FleetStateStore,
+    plane: DataPlaneFactory,
   ) {
     this.controller = controller;
     this.certificates = certificates;
@@ -54,25 +70,28 @@ export class Switchyard {
     const fleet = store instanceof FleetStateStore ? store : undefined;
     this.fleet = fleet;
     const { events, currentConfig: config } = controller;
-    const websockets = (service: string, stack: string) => this.proxy.websockets.count(service, stack);
+    const websockets = (service: string, stack: string) => this.plane.websockets.count(service, stack);
+    const refresh = () => this.plane.refreshCounts?.() ?? Promise.resolve();
     const metrics = config.metrics.enabled
       ? new Metrics({
           snapshot: () => controller.snapshot,
           websockets,
           certificates: () => certificates.list(),
           storeConnected: () => fleet?.connected ?? true,
+          refresh,
         })
       : undefined;
-    if (metrics) controller.useMeters((service, stack) => metrics.meterFor(service, stack));
     this.health = new HealthChecker(controller);
-    this.rollouts = new RolloutRunner({ controller, counts: metrics ? (service, stack) => metrics.series(service, stack) : undefined, log });
+    this.rollouts = new RolloutRunner({ controller, counts: metrics ? rolloutCounts(metrics) : undefined, log });
     this.acme = new AcmeManager({ store: certificates, events, log, certsDir: config.certs_dir });
-    const unmatched = metrics?.meterFor('_unmatched', 'none') ?? NOOP_METER;
-    this.proxy = new DataPath({ controller, certificates, unmatched, challenges: this.acme.challenges, log });
+    this.plane = plane({ controller, certificates, metrics, challenges: this.acme.challenges, log });
     const hooks = webhookListener(() => controller.currentConfig.hooks, log);
-    for (const listener of [eventLog(log), hooks, this.proxy.onEvent, ...(metrics ? [metrics.onEvent] : [])]) events.subscribe(listener);
-    const defaultCerts = () => this.proxy.defaultCerts();
+    const onPlane = this.plane.onEvent;
+    for (const listener of [eventLog(log), hooks, ...(onPlane ? [onPlane] : []), ...(metrics ? [metrics.onEvent] : [])]) events.subscribe(listener);
+    const defaultCerts = () => this.plane.defaultCerts();
     const stopping = () => this.stopping;
+    const single = (): Promise<WorkersView> => Promise.resolve(singleProcess(controller, metrics, this.stopping));
+    const workers = () => this.plane.workers?.() ?? single();
     const admin = createAdminServer({
       config,
       token,
@@ -83,7 +102,8 @@ export class Switchyard {
       websockets,
       defaultCerts,
       stopping,
-      metrics: metrics?.registry,
+      metrics,
+      workers,
       fleet,
       log,
     });
@@ -91,15 +111,18 @@ export class Switchyard {
     this.closeEventStream = admin.closeEventStream;
   }
 
-  /** Starts everything the config names; throws StartupError / StateFileError without starting anything. */
-  static async start(config: Config, log: Logger): Promise<Switchyard> {
+  /**
+   * Starts everything the config names, serving from this process unless `plane` says
+   * otherwise; throws StartupError / StateFileError without starting anything.
+   */
+  static async start(config: Config, log: Logger, plane: DataPlaneFactory = inProcess): Promise<Switchyard> {
     const token = adminToken(config);
     const events = new EventBus();
     const store = createStateStore(config, log);
     let app: Switchyard;
     try {
       const controller = await StateController.open(config, store, log, { events });
-      app = new Switchyard(controller, await CertificateStore.open(config.certs_dir, log, events), log, token, store);
+      app = new Switchyard(controller, await CertificateStore.open(config.certs_dir, log, events), log, token, store, plane);
     } catch (err) {
       if (store instanceof FleetStateStore) await store.close();
       throw err;
@@ -107,8 +130,11 @@ export class Switchyard {
     try {
       await app.followFleet();
       if (config.demo_backends) app.demo = await startDemoBackends(config, log);
+      for (const listener of config.listeners) {
+        if (listener.tls && listener.default_cert !== undefined) await ensureSelfSigned(app.certificates, listener.default_cert, LOCALHOST_NAMES);
+      }
       await app.health.start();
-      await app.proxy.start(config);
+      await app.plane.start(config);
       await app.admin.listen(splitHostPort(config.admin.listen));
       await app.acme.start(config);
       await app.fleet?.join(app.adminUrl);
@@ -118,7 +144,7 @@ export class Switchyard {
       await app.stop(0);
       throw err;
     }
-    log.info({ admin: app.adminUrl, listeners: app.proxy.ports() }, 'switchyard started');
+    log.info({ admin: app.adminUrl, listeners: app.plane.ports() }, 'switchyard started');
     return app;
   }
 
@@ -131,7 +157,7 @@ export class Switchyard {
       services: (changes, full) => controller.applyRemote(changes, full),
       certificates: async (name, pem, origin) => {
         // Another instance's listeners decided that removal; here the certificate is a listener's default.
-        if (pem === undefined && this.proxy.defaultCerts().has(name)) {
+        if (pem === undefined && this.plane.defaultCerts().has(name)) {
           this.log.warn({ certificate: name, origin }, 'certificate removed in the fleet is a default_cert here; kept');
           return;
         }
@@ -148,13 +174,13 @@ export class Switchyard {
   }
 
   /** Open proxied WebSockets per service and stack. */
-  get websockets(): WebSocketRegistry {
-    return this.proxy.websockets;
+  get websockets(): DataPlane['websockets'] {
+    return this.plane.websockets;
   }
 
   /** Bound port of a listener, by name. */
   port(listener: string): number {
-    return this.proxy.port(listener);
+    return this.plane.port(listener);
   }
 
   /**
@@ -164,13 +190,13 @@ export class Switchyard {
    */
   async reload(next: Config): Promise<void> {
     const { config, kept } = keepRestartOnly(this.controller.currentConfig, next);
-    const proxy = this.proxy.reloadStep(config);
+    const plane = this.plane.reloadStep(config);
     const commit = () => {
-      proxy.commit();
+      plane.commit();
       this.acme.reload(config);
       this.log.level = config.logging.level;
     };
-    await this.controller.reload(config, { prepare: () => proxy.prepare(), commit });
+    await this.controller.reload(config, { prepare: () => plane.prepare(), commit });
     for (const { key, running, next: wanted } of kept) {
       this.log.warn({ key, running, new: wanted }, `${key} changes only on restart: keeping ${JSON.stringify(running)}, not ${JSON.stringify(wanted)}`);
     }
@@ -183,11 +209,27 @@ export class Switchyard {
     this.health.stop();
     this.acme.stop();
     this.closeEventStream();
-    await this.proxy.close(timeout);
+    await this.plane.close(timeout);
     await this.admin.close();
     await Promise.all(this.demo.map((s) => new Promise((resolve) => s.close(resolve))));
     this.demo = [];
     // Last: leaving the fleet revokes the member lease, so ?wait=all elsewhere stops waiting for this instance.
     await this.fleet?.close();
   }
+}
+
+/** `GET /v1/workers` of a single process: itself. */
+function singleProcess(controller: StateController, metrics: Metrics | undefined, stopping: boolean): WorkersView {
+  const requests = metrics ? metrics.counters.responses() : null;
+  const self = { id: 0, pid: process.pid, state: stopping ? 'stopping' : 'ready', generation: controller.snapshot.generation, requests, restarts: 0 } as const;
+  return { mode: 'single', workers: [{ ...self, uptime_seconds: Math.round(process.uptime()) }] };
+}
+
+/** What builtin rollout analysis reads: a stack's response counts, brought up to date first (with workers, their latest reports). */
+function rolloutCounts(metrics: Metrics): CountsSource {
+  return async (service, stack) => {
+    await metrics.refresh();
+    const series = metrics.counters.of(service, stack);
+    return { codes: series.codes, buckets: series.buckets, bounds: metrics.counters.bounds, count: series.count };
+  };
 }

@@ -7,7 +7,8 @@ import { Pool, request } from 'undici';
 const [proxyPort, adminPort, seconds, connections = '50', interval = '100'] = process.argv.slice(2).map(Number);
 const pool = new Pool(`http://127.0.0.1:${proxyPort}`, { connections, pipelining: 1 });
 const flips = [{ sent: -Infinity, acked: -Infinity, to: 'blue', status: 200 }];
-const answers = []; // [startedAt, endedAt, body] flattened
+const answers = []; // [startedAt, endedAt, body, worker] flattened (worker: X-Switchyard-Worker, '' when not sent)
+const FIELDS = 4;
 let failed = 0;
 const firstErrors = [];
 let running = true;
@@ -16,12 +17,12 @@ async function client() {
   while (running) {
     const startedAt = performance.now();
     try {
-      const { statusCode, body } = await pool.request({ path: '/', method: 'GET' });
+      const { statusCode, headers, body } = await pool.request({ path: '/', method: 'GET' });
       const text = await body.text();
       if (statusCode < 200 || statusCode > 299) {
         failed++;
         if (firstErrors.length < 5) firstErrors.push(`status ${statusCode}`);
-      } else answers.push(startedAt, performance.now(), text);
+      } else answers.push(startedAt, performance.now(), text, String(headers['x-switchyard-worker'] ?? ''));
     } catch (err) {
       failed++;
       if (firstErrors.length < 5) firstErrors.push(err.code ?? err.message);
@@ -66,17 +67,26 @@ await pool.close();
 let stale = 0;
 let ambiguous = 0;
 let f = 0;
+/** Per worker (X-Switchyard-Worker): answers and stale answers. */
+const perWorker = {};
 const ok = flips.filter((x) => x.status === 200);
 const order = [];
-for (let i = 0; i < answers.length; i += 3) order.push(i);
+for (let i = 0; i < answers.length; i += FIELDS) order.push(i);
 order.sort((a, b) => answers[a] - answers[b]);
 for (const i of order) {
   const startedAt = answers[i];
   const endedAt = answers[i + 1];
+  const id = answers[i + 3] || '-';
+  perWorker[id] ??= { answers: 0, stale: 0 };
+  const worker = perWorker[id];
+  worker.answers++;
   while (f + 1 < ok.length && ok[f + 1].acked < startedAt) f++;
   const inFlight = ok.some((x, j) => j > f && x.sent < endedAt && x.acked > startedAt);
   if (inFlight) ambiguous++;
-  else if (answers[i + 2] !== ok[f].to) stale++;
+  else if (answers[i + 2] !== ok[f].to) {
+    stale++;
+    worker.stale++;
+  }
 }
 const latencies = flips
   .slice(1)
@@ -84,8 +94,8 @@ const latencies = flips
   .sort((a, b) => a - b);
 console.log(
   JSON.stringify({
-    requests: answers.length / 3 + failed,
-    rps: (answers.length / 3 + failed) / elapsed,
+    requests: answers.length / FIELDS + failed,
+    rps: (answers.length / FIELDS + failed) / elapsed,
     flips: flips.length - 1,
     flipsRefused: flips.filter((x) => x.status !== 200).length,
     flipsPerSecond: (flips.length - 1) / elapsed,
@@ -95,5 +105,6 @@ console.log(
     firstErrors,
     stale,
     ambiguous,
+    perWorker,
   }),
 );

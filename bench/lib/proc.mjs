@@ -136,13 +136,26 @@ export function rssKiB(pid) {
 /** Clock ticks per second of /proc/<pid>/stat times. */
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
-/** CPU time (user + system) in µs of a process and its children (nginx: master + worker), or null. */
-export function cpuMicros(pid) {
+/** CPU time (user + system) in µs of one process alone, or null. */
+export function cpuSelfMicros(pid) {
   try {
     // Fields after the parenthesised command: utime and stime are the 12th and 13th.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    let total = ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU time (user + system) in µs of a process and its children (nginx: master + worker;
+ * switchyard: primary + workers), or null. A child that exited in between is not counted.
+ */
+export function cpuMicros(pid) {
+  try {
+    let total = cpuSelfMicros(pid);
+    if (total === null) return null;
     const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
     for (const kid of kids ? kids.split(' ') : []) total += cpuMicros(Number(kid)) ?? 0;
     return total;

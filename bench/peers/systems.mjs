@@ -9,14 +9,26 @@ import { freePort, has, start, waitReady } from '../lib/proc.mjs';
 /** Core of the system under test. */
 export const SUT_CORE = 0;
 
+/** Connections handed out round robin by the primary (Node's Linux default; switchyard's default is `none`: each worker accepts). */
+const SCHED_RR = { NODE_CLUSTER_SCHED_POLICY: 'rr' };
+
 /**
- * switchyard variants: extra top-level YAML and environment. Add one here to compare a
- * setting (it is passed through as is; keys switchyard does not know fail its start).
+ * switchyard variants: extra top-level YAML, environment, and the cores it may use (default
+ * SUT_CORE alone). Add one here to compare a setting (it is passed through as is; keys
+ * switchyard does not know fail its start). `switchyard` is the default config: `workers:
+ * auto`, which on one core is a primary and one worker.
  */
 export const VARIANTS = {
   switchyard: { yaml: '' },
   'switchyard-nometrics': { yaml: 'metrics: { enabled: false }', env: { SWITCHYARD_METRICS: '0' } },
   'switchyard-accesslog': { yaml: 'logging: { level: info, access_log: true }' },
+  // One process doing everything (no primary, no workers), as before issue 13.
+  'switchyard-inline': { yaml: 'workers: 0' },
+  // A primary and 1 or 2 workers; the 2-worker ones get both cores (the load generator and the upstream share core 1 with worker 2).
+  'switchyard-w1': { yaml: 'workers: 1' },
+  'switchyard-w2': { yaml: 'workers: 2', core: '0,1' },
+  'switchyard-w1-rr': { yaml: 'workers: 1', env: SCHED_RR },
+  'switchyard-w2-rr': { yaml: 'workers: 2', env: SCHED_RR, core: '0,1' },
   // Another checkout's build, for a before/after in one run: SWITCHYARD_BASE=/path/to/checkout (with dist/ built).
   'switchyard-base': { yaml: '', root: process.env.SWITCHYARD_BASE },
 };
@@ -34,7 +46,7 @@ async function ports() {
  */
 export async function startSwitchyard(
   ctx,
-  { name = 'switchyard', services, extra = '', env, upstreamPort = ctx.upstreamPort, fds, extraCerts, root = ctx.root } = {},
+  { name = 'switchyard', services, extra = '', env, upstreamPort = ctx.upstreamPort, fds, extraCerts, core = SUT_CORE, root = ctx.root } = {},
 ) {
   const p = await ports();
   const adminPort = await freePort();
@@ -47,7 +59,7 @@ export async function startSwitchyard(
   if (extraCerts) cpSync(extraCerts, join(dir, 'certs'), { recursive: true });
   const yaml = configs.switchyard(dir, { ...p, adminPort, services: services ?? configs.benchService(`127.0.0.1:${upstreamPort}`), extra });
   writeFileSync(join(dir, 'switchyard.yaml'), yaml);
-  const child = start(SUT_CORE, process.execPath, [join(root, 'dist/cli/main.js'), 'start', '--config', join(dir, 'switchyard.yaml')], { env, fds });
+  const child = start(core, process.execPath, [join(root, 'dist/cli/main.js'), 'start', '--config', join(dir, 'switchyard.yaml')], { env, fds });
   await waitReady(`http://127.0.0.1:${adminPort}/healthz`, { ms: 120_000, child });
   return { name, ...p, adminPort, pid: child.pid, child, h2: true };
 }
@@ -92,7 +104,7 @@ async function direct(ctx) {
 export function startSystem(name, ctx, options = {}) {
   const variant = VARIANTS[name];
   if (variant?.root === undefined && name === 'switchyard-base') throw new Error('switchyard-base needs SWITCHYARD_BASE=<checkout with dist/ built>');
-  if (variant) return startSwitchyard(ctx, { name, extra: variant.yaml, env: variant.env, root: variant.root ?? ctx.root, ...options });
+  if (variant) return startSwitchyard(ctx, { name, extra: variant.yaml, env: variant.env, core: variant.core, root: variant.root ?? ctx.root, ...options });
   switch (name) {
     case 'http-proxy':
       return startHttpProxy(ctx, options);

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { benchService } from '../peers/configs.mjs';
-import { startSwitchyard } from '../peers/systems.mjs';
+import { startSwitchyard, VARIANTS } from '../peers/systems.mjs';
 import { LOAD_CORE } from '../lib/load.mjs';
 import { freePort, pinned, start, stop, waitReady } from '../lib/proc.mjs';
 
@@ -27,11 +27,22 @@ function client(ctx, sys) {
   });
 }
 
-/** Runs (i) against switchyard (the only system here with a switch API); returns result rows. */
-export async function runCutover(ctx) {
+/**
+ * Runs (i) against each switchyard variant named (the only systems here with a switch API;
+ * default the plain one), with the worker id header on so stale answers are counted per
+ * worker; returns result rows.
+ */
+export async function runCutover(ctx, names = ['switchyard']) {
+  const rows = [];
+  for (const name of names) rows.push(...(await runOne(ctx, name)));
+  return rows;
+}
+
+async function runOne(ctx, name) {
   const upstreams = [];
   let sys;
   const rows = [];
+  const variant = VARIANTS[name] ?? VARIANTS.switchyard;
   try {
     const ports = {};
     for (const name of ['blue', 'green']) {
@@ -40,17 +51,27 @@ export async function runCutover(ctx) {
       upstreams.push(child);
       await waitReady(`http://127.0.0.1:${ports[name]}/`, { child });
     }
-    sys = await startSwitchyard(ctx, { name: 'switchyard', services: benchService(`127.0.0.1:${ports.blue}`, `127.0.0.1:${ports.green}`) });
+    sys = await startSwitchyard(ctx, {
+      name,
+      services: benchService(`127.0.0.1:${ports.blue}`, `127.0.0.1:${ports.green}`),
+      extra: `${variant.yaml}\ndebug: { worker_header: true }`,
+      env: variant.env,
+      core: variant.core,
+      root: variant.root ?? ctx.root,
+    });
     for (let run = 0; run < ctx.runs; run++) {
       const r = await client(ctx, sys);
       rows.push({ system: sys.name, run: run + 1, ...r });
+      const workers = Object.entries(r.perWorker)
+        .map(([id, w]) => `worker ${id}: ${w.answers} answers, ${w.stale} stale`)
+        .join('; ');
       console.log(
-        `i: cut-over run ${run + 1}: ${Math.round(r.rps)} req/s, ${r.flips} flips (${r.flipsPerSecond.toFixed(1)}/s), failed ${r.failed}, stale ${r.stale}, ambiguous ${r.ambiguous}${r.firstErrors.length ? ` (${r.firstErrors.join(', ')})` : ''}`,
+        `i: ${name} cut-over run ${run + 1}: ${Math.round(r.rps)} req/s, ${r.flips} flips (${r.flipsPerSecond.toFixed(1)}/s), failed ${r.failed}, stale ${r.stale}, ambiguous ${r.ambiguous} (${workers})${r.firstErrors.length ? ` (${r.firstErrors.join(', ')})` : ''}`,
       );
     }
   } catch (err) {
-    console.error(`i: cut-over failed (${err.message})`);
-    ctx.failures.push({ system: 'switchyard cut-over', error: err.message });
+    console.error(`i: ${name} cut-over failed (${err.message})`);
+    ctx.failures.push({ system: `${name} cut-over`, error: err.message });
   } finally {
     await stop(sys?.child);
     for (const child of upstreams) await stop(child);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { POST_LUA } from '../peers/configs.mjs';
 import { startSystem } from '../peers/systems.mjs';
 import { load, loadH2, median } from '../lib/load.mjs';
-import { cpuMicros, rssKiB, stop } from '../lib/proc.mjs';
+import { cpuMicros, cpuSelfMicros, rssKiB, stop } from '../lib/proc.mjs';
 
 /** The throughput scenarios: request shape and transport. Add one here to extend. */
 export const SCENARIOS = {
@@ -74,9 +74,14 @@ export async function runThroughput(ctx, keys, systems, starter = (name) => star
         try {
           // CPU time of the system under test per request served: steadier than req/s on a shared machine.
           const cpuBefore = sys.pid ? cpuMicros(sys.pid) : null;
+          const mainBefore = sys.pid ? cpuSelfMicros(sys.pid) : null;
           const sample = await (scenario.h2 ? loadH2(target, { ...scenario.h2, seconds: ctx.seconds }) : load(target, options));
           const cpuAfter = sys.pid ? cpuMicros(sys.pid) : null;
-          sample.cpuUs = cpuBefore !== null && cpuAfter !== null && sample.requests > 0 ? (cpuAfter - cpuBefore) / sample.requests : null;
+          const mainAfter = sys.pid ? cpuSelfMicros(sys.pid) : null;
+          const per = (before, after) => (before !== null && after !== null && sample.requests > 0 ? (after - before) / sample.requests : null);
+          sample.cpuUs = per(cpuBefore, cpuAfter);
+          // The main process alone (switchyard's primary, nginx's master): the rest is its children (workers).
+          sample.cpuMainUs = per(mainBefore, mainAfter);
           samples.get(sys.name).push(sample);
         } catch (err) {
           console.error(`${scenario.label} ${sys.name}: ${err.message}`);
@@ -107,6 +112,7 @@ export function summarize(scenario, system, samples, rss) {
     p50: median(samples.map((x) => x.p50)),
     p99: median(samples.map((x) => x.p99)),
     cpuUs: median(samples.map((x) => x.cpuUs)),
+    cpuMainUs: median(samples.map((x) => x.cpuMainUs)),
     rssMiB: rss ? Math.round(rss / 1024) : null,
     non2xx: samples.reduce((n, x) => n + x.non2xx, 0),
     socketErrors: samples.map((x) => x.socketErrors).filter(Boolean),

@@ -4,6 +4,11 @@ import type { Logger } from 'pino';
 /** Where the CA's validator asks for an http-01 token (RFC 8555 §8.3). */
 export const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 
+/** A token to start or stop answering, as worker processes apply it. */
+export type ChallengeChange =
+  | { readonly action: 'add'; readonly token: string; readonly host: string; readonly keyAuthorization: string }
+  | { readonly action: 'remove'; readonly token: string };
+
 interface Pending {
   /** The host the token proves (the authorization's identifier), lower case. */
   readonly host: string;
@@ -29,15 +34,34 @@ export class ChallengeResponder {
   private readonly tokens = new Map<string, Pending>();
   /** Logs each answered validation request (info), so an operator can see the CA come by. */
   log: Logger | undefined;
+  private replicate: ((change: ChallengeChange) => Promise<void>) | undefined;
 
-  /** Starts answering `token` for `host` with `keyAuthorization`. */
-  add(token: string, host: string, keyAuthorization: string): void {
+  /** Installs the step each change goes through (with workers: every worker answers the token before `add` resolves). Must not throw. */
+  replicateWith(replicate: (change: ChallengeChange) => Promise<void>): void {
+    this.replicate = replicate;
+  }
+
+  /** Starts answering `token` for `host` with `keyAuthorization`; resolves once every process serving the plain listeners does. */
+  async add(token: string, host: string, keyAuthorization: string): Promise<void> {
     this.tokens.set(token, { host: host.toLowerCase(), keyAuthorization });
+    await this.replicate?.({ action: 'add', token, host, keyAuthorization });
   }
 
   /** Stops answering `token` (the challenge is done, or failed). */
   remove(token: string): void {
     this.tokens.delete(token);
+    void this.replicate?.({ action: 'remove', token });
+  }
+
+  /** Every token in flight, as changes that add them (for a worker starting now). */
+  pending(): ChallengeChange[] {
+    return [...this.tokens].map(([token, { host, keyAuthorization }]) => ({ action: 'add', token, host, keyAuthorization }));
+  }
+
+  /** Applies a change made in another process (the primary), without passing it on. */
+  apply(change: ChallengeChange): void {
+    if (change.action === 'add') this.tokens.set(change.token, { host: change.host.toLowerCase(), keyAuthorization: change.keyAuthorization });
+    else this.tokens.delete(change.token);
   }
 
   /** Tokens in flight (for tests and status). */

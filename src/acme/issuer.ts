@@ -95,7 +95,8 @@ export class AcmeIssuer {
         challengeCreateFn: async (authz, challenge, keyAuthorization) => {
           if (challenge.type !== 'http-01') throw new Error(`the CA offers no http-01 challenge for ${authz.identifier.value}`);
           tokens.push(challenge.token);
-          this.challenges.add(challenge.token, authz.identifier.value, keyAuthorization);
+          // With workers, resolves once every worker answers the token: only then may the CA be told to validate.
+          await this.challenges.add(challenge.token, authz.identifier.value, keyAuthorization);
           this.log.info({ host: authz.identifier.value, token: challenge.token }, 'ACME http-01 challenge ready');
         },
         challengeRemoveFn: async (_authz, challenge) => {

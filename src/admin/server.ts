@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import type { AcmeManager } from '../acme/manager.js';
 import type { Config } from '../config/schema.js';
 import { splitHostPort } from '../net/host-port.js';
@@ -14,11 +13,12 @@ import { registerCertificateRoutes } from './routes/certificates.js';
 import { attachEventStream } from './routes/events.js';
 import { registerFleetRoute } from './routes/fleet.js';
 import { registerHealthRoute } from './routes/health.js';
-import { registerMetricsRoute } from './routes/metrics.js';
+import { type MetricsPage, registerMetricsRoute } from './routes/metrics.js';
 import { registerOverrideRoutes } from './routes/overrides.js';
 import { registerRolloutRoutes } from './routes/rollouts.js';
 import { registerServiceRoutes } from './routes/services.js';
 import { registerDashboard } from './routes/ui.js';
+import { registerWorkersRoute, type WorkersView } from './routes/workers.js';
 
 /** Raised when the config cannot be served (e.g. a public admin without a token). */
 export class StartupError extends Error {
@@ -45,8 +45,10 @@ export interface AdminDeps {
   readonly defaultCerts: () => ReadonlySet<string>;
   /** True once a graceful stop began (/healthz turns 503). */
   readonly stopping: () => boolean;
-  /** The metrics registry served on /metrics; none when metrics are disabled (404). */
-  readonly metrics: Registry | undefined;
+  /** What /metrics serves; none when metrics are disabled (404). */
+  readonly metrics: MetricsPage | undefined;
+  /** The processes serving clients (`GET /v1/workers`). */
+  readonly workers: () => Promise<WorkersView>;
   /** The fleet this instance belongs to (`state.store: etcd`); undefined with the state file. */
   readonly fleet: { members(): Promise<FleetMember[]> } | undefined;
   readonly log: Logger;
@@ -74,7 +76,8 @@ export function createAdminServer(deps: AdminDeps): { app: FastifyInstance; clos
   registerCertificateRoutes(app, { store: certificates, defaultCerts: deps.defaultCerts, acme: deps.acme });
   registerFleetRoute(app, deps.fleet);
   if (deps.metrics) registerMetricsRoute(app, deps.metrics);
-  const figures = registerDashboard(app, { metrics: () => deps.metrics, snapshot: () => controller.snapshot, log });
+  registerWorkersRoute(app, deps.workers);
+  const figures = registerDashboard(app, { metrics: () => deps.metrics?.registry, snapshot: () => controller.snapshot, log });
   const closeEventStream = attachEventStream({ server: app.server, events: controller.events, token, loopback, figures });
   return { app, closeEventStream };
 }

@@ -1,13 +1,15 @@
-import type { Logger } from 'pino';
 import { Switchyard } from '../app.js';
+import { startPrimary, workerCount } from '../cluster/primary.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { exitOnUncaught } from '../fatal.js';
 import { createLogger } from '../log.js';
 import { EXIT } from './run.js';
 
 /**
  * `switchyard start`: runs until SIGTERM/SIGINT (graceful drain, exit 0); SIGHUP
- * re-reads the config file and keeps the running config when the file is invalid.
+ * re-reads the config file and keeps the running config when the file is invalid. With
+ * `workers` above 0 this process is the primary and the workers serve (src/cluster/).
  */
 export async function startCommand(configFile: string): Promise<void> {
   let config: Config;
@@ -21,10 +23,11 @@ export async function startCommand(configFile: string): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logging.level);
-  exitOnUncaught(log);
+  exitOnUncaught(log, EXIT.failed);
   let app: Switchyard;
   try {
-    app = await Switchyard.start(config, log);
+    const workers = workerCount(config);
+    app = workers === 0 ? await Switchyard.start(config, log) : await startPrimary(config, log, workers);
   } catch (err) {
     log.fatal({ err }, `cannot start: ${(err as Error).message}`);
     // A setting only checkable at start (a state.tls file, a credential variable) is bad usage too.
@@ -58,21 +61,4 @@ export async function startCommand(configFile: string): Promise<void> {
         (err: unknown) => log.error({ problems: err instanceof ConfigError ? err.problems : undefined, err }, 'config reload rejected; running config kept'),
       );
   });
-}
-
-/**
- * The last resort. Every timer and socket callback that can fail is guarded where it
- * runs (issue 11), so an exception that still arrives here comes from a state nobody
- * foresaw; serving on from it could do worse than stopping. As an nginx or Envoy worker
- * would, the process says so loudly (a fatal log line and stderr) and exits non-zero
- * at once, so the supervisor starts a clean one; there is no drain from an unknown state.
- */
-function exitOnUncaught(log: Logger): void {
-  const die = (kind: string) => (err: unknown) => {
-    log.fatal({ err }, `${kind}; exiting`);
-    process.stderr.write(`fatal: ${kind}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(EXIT.failed);
-  };
-  process.on('uncaughtException', die('uncaught exception'));
-  process.on('unhandledRejection', die('unhandled promise rejection'));
 }

@@ -16,6 +16,8 @@ const duration = durationSchema;
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().min(1);
 
+const WORKERS_MESSAGE = 'must be "auto" or a number of workers (0-256)';
+
 /** `host:port` of `admin.listen`, with IPv6 hosts in brackets (upstream targets follow target-address.ts). */
 export const TARGET_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 /** An upstream target: the one rule of src/config/target-address.ts (also the targets API's and the state file's). */
@@ -230,6 +232,14 @@ export const configSchema = z
     certificates: z.array(certificate).default([]).meta(RELOADS),
     /** Start tiny demo backends at the demo service's loopback targets. */
     demo_backends: z.boolean().default(false).meta(RESTART_ONLY),
+    /**
+     * Worker processes serving clients (SPEC §8): `auto` (default) is one per CPU this
+     * process may use; N forks N; 0 serves from the one process (no primary, no workers).
+     */
+    workers: z
+      .union([z.literal('auto'), z.number().int(WORKERS_MESSAGE).min(0, WORKERS_MESSAGE).max(256, WORKERS_MESSAGE)], { error: WORKERS_MESSAGE })
+      .default('auto')
+      .meta(RESTART_ONLY),
     /** Longest graceful drain on SIGTERM. */
     shutdown_timeout: duration.default(30_000).meta(RELOADS),
     logging: z
@@ -242,7 +252,11 @@ export const configSchema = z
       .prefault({})
       .meta(RELOADS),
     metrics: z
-      .object({ enabled: z.boolean().default(true) })
+      .object({
+        enabled: z.boolean().default(true),
+        /** With workers: a `worker` label (1…N) on the request counters instead of one sum for the group. */
+        per_worker: z.boolean().default(false),
+      })
       .strict()
       .prefault({})
       .meta(RESTART_ONLY),
@@ -319,6 +333,14 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    debug: z
+      .object({
+        /** Add `X-Switchyard-Worker: <worker id>` to every proxied response (for benchmarks and tests; off by default). */
+        worker_header: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({})
+      .meta(RESTART_ONLY),
     /** Webhooks, read at each event. */
     hooks: z.object({ on_health_change: hookUrls.optional(), on_switch: hookUrls.optional() }).strict().prefault({}).meta(RELOADS),
     /** Services; a reload swaps the routing in one step (runtime weights and targets carry over). */

@@ -1,14 +1,11 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { StackPool } from '../pool/stack-pool.js';
-import type { Target } from '../pool/target.js';
 import type { SwitchyardEvent } from '../events/bus.js';
-import type { MirrorResult, StackMeter, UpstreamErrorKind } from '../pool/stack-meter.js';
+import type { StackMeter } from '../pool/stack-meter.js';
 import type { ServiceRoute } from '../routing/service-route.js';
 import type { RoutingSnapshot } from '../routing/snapshot.js';
-import { ResponseSeries, type StackSeries } from './response-series.js';
-
-/** Request duration buckets for a proxy: 0.5 ms to 10 s. */
-const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+import { ResponseSeries } from './response-series.js';
+import { DURATION_BUCKETS, type LabelledCounts, type ResponseCounters } from './stack-series.js';
 
 /** Where the gauges read current state from at scrape time. */
 export interface MetricSources {
@@ -18,24 +15,30 @@ export interface MetricSources {
   readonly websockets: (service: string, stack: string) => number;
   /** Installed certificates with their expiry. */
   readonly certificates: () => readonly { name: string; not_after: string }[];
+  /**
+   * Brings the counters up to date before they are read (a primary collects its workers'
+   * counts here and `loadCounts` them); none in a single process, whose counters are live.
+   */
+  readonly refresh?: (() => Promise<void>) | undefined;
   /** Whether the state store answers (etcd; the file store always does). */
   readonly storeConnected?: () => boolean;
 }
 
 /**
  * The one registry and every switchyard_* series (SPEC §7). Counters and the histogram
- * are fed through pre-bound StackMeters; gauges are computed in collect() from current
- * state, so nothing on the hot path touches them.
+ * are fed through pre-bound StackMeters (in a primary: loaded from the workers' reports
+ * before each read); gauges are computed in collect() from current state, so nothing on
+ * the hot path touches them.
  */
 export class Metrics {
   readonly registry = new Registry();
   private readonly responses: ResponseSeries;
-  private readonly upstreamErrors: Counter<'service' | 'stack' | 'target' | 'kind'>;
   private readonly switches: Counter<'service'>;
-  private readonly mirrored: Counter<'service' | 'stack' | 'result'>;
+  private readonly sources: MetricSources;
   private readonly lastActive = new Map<string, string>();
 
   constructor(sources: MetricSources) {
+    this.sources = sources;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     // These three are gauges named like counters, which promtool rejects; the same counts
@@ -43,26 +46,24 @@ export class Metrics {
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     this.responses = new ResponseSeries(
       this.registry,
-      { requests: 'switchyard_requests_total', duration: 'switchyard_request_duration_seconds' },
-      { requests: 'Requests answered, by service, stack and status code.', duration: 'Time from request arrival to the end of the response.' },
+      {
+        requests: 'switchyard_requests_total',
+        duration: 'switchyard_request_duration_seconds',
+        errors: 'switchyard_upstream_errors_total',
+        mirrors: 'switchyard_mirror_requests_total',
+      },
+      {
+        requests: 'Requests answered, by service, stack and status code.',
+        duration: 'Time from request arrival to the end of the response.',
+        errors: 'Failed upstream attempts, by kind (connect, timeout, reset, protocol, 5xx).',
+        mirrors: 'Requests copied to a mirror stack, by result: answered, failed (no target, refused, reset, timed out) or dropped (over a limit).',
+      },
       DURATION_BUCKETS,
     );
-    this.upstreamErrors = new Counter({
-      name: 'switchyard_upstream_errors_total',
-      help: 'Failed upstream attempts, by kind (connect, timeout, reset, protocol, 5xx).',
-      labelNames: ['service', 'stack', 'target', 'kind'],
-      registers,
-    });
     this.switches = new Counter({
       name: 'switchyard_switches_total',
       help: 'Switches and rollbacks, plus weight changes that moved the active stack.',
       labelNames: ['service'],
-      registers,
-    });
-    this.mirrored = new Counter({
-      name: 'switchyard_mirror_requests_total',
-      help: 'Requests copied to a mirror stack, by result: answered, failed (no target, refused, reset, timed out) or dropped (over a limit).',
-      labelNames: ['service', 'stack', 'result'],
       registers,
     });
     const { snapshot } = sources;
@@ -133,39 +134,32 @@ export class Metrics {
     if (event.type !== 'weights' || moved) this.switches.inc({ service: event.service });
   };
 
-  /** The plain response counts of one service/stack (what builtin rollout analysis reads). */
-  series(service: string, stack: string): StackSeries {
-    return this.responses.of(service, stack);
+  /** A meter with its series bound now, so the request path does no label lookups. */
+  meterFor(service: string, stack: string): StackMeter {
+    return this.responses.counters.meterFor(service, stack);
   }
 
-  /** A meter with its children bound now, so the request path does no label lookups. */
-  meterFor(service: string, stack: string): StackMeter {
-    const series = this.responses.of(service, stack);
-    const upstreamErrors = this.upstreamErrors;
-    const errors = new Map<string, ReturnType<Counter['labels']>>();
-    const mirrored = this.mirrored;
-    const mirrors = new Map<MirrorResult, ReturnType<Counter['labels']>>();
-    return {
-      response(status: number, seconds: number) {
-        series.record(status, seconds);
-      },
-      upstreamError(target: Target, kind: UpstreamErrorKind) {
-        const key = `${target.address} ${kind}`;
-        let child = errors.get(key);
-        if (child === undefined) {
-          child = upstreamErrors.labels(service, stack, target.address, kind);
-          errors.set(key, child);
-        }
-        child.inc();
-      },
-      mirror(result: MirrorResult) {
-        let child = mirrors.get(result);
-        if (child === undefined) {
-          child = mirrored.labels(service, stack, result);
-          mirrors.set(result, child);
-        }
-        child.inc();
-      },
-    };
+  /** The per-stack counters (requests, durations, upstream errors); call `refresh` first in a primary. */
+  get counters(): ResponseCounters {
+    return this.responses.counters;
+  }
+
+  /** Brings the counters up to date (see MetricSources.refresh). */
+  async refresh(): Promise<void> {
+    await this.sources.refresh?.();
+    this.responses.beforeRead?.();
+  }
+
+  /** Replaces the counters with sums from other processes (a primary's workers). */
+  loadCounts(entries: Iterable<LabelledCounts>): void {
+    this.responses.counters.load(entries);
+  }
+
+  /**
+   * Runs `sync` whenever the counters are about to be read (a scrape, the dashboard's
+   * figures, `refresh`): a primary loads what its workers last reported there.
+   */
+  onRead(sync: () => void): void {
+    this.responses.beforeRead = sync;
   }
 }

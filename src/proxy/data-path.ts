@@ -3,9 +3,9 @@ import type { ChallengeResponder } from '../acme/challenges.js';
 import type { Config } from '../config/schema.js';
 import { PassiveHealth, type PassiveOptions } from '../health/passive.js';
 import type { StackMeter } from '../pool/stack-meter.js';
-import type { ReloadStep, StateController } from '../state/controller.js';
-import { LOCALHOST_NAMES } from '../tls/self-signed.js';
-import { type CertificateStore, ensureSelfSigned } from '../tls/store.js';
+import type { ReloadStep } from '../state/controller.js';
+import type { RoutingSource } from '../state/routing-source.js';
+import type { CertificateProvider } from '../tls/provider.js';
 import type { Forwarder } from './exchange.js';
 import { FailoverNotices } from './failover.js';
 import { ListenerSet } from './listener-set.js';
@@ -16,10 +16,12 @@ import { WebSocketDrain } from './websocket-drain.js';
 
 /** What the request path needs from the rest of the process. */
 export interface DataPathDeps {
-  readonly controller: StateController;
-  readonly certificates: CertificateStore;
+  readonly controller: RoutingSource;
+  readonly certificates: CertificateProvider;
   /** Counts requests that match no service. */
   readonly unmatched: StackMeter;
+  /** Header name/value pairs, flat, added to every proxied response (the worker id header of `debug.worker_header`). */
+  readonly responseHeaders?: readonly string[] | undefined;
   /** ACME http-01 answers, checked before routing on plain-HTTP listeners. */
   readonly challenges: ChallengeResponder;
   readonly log: Logger;
@@ -42,13 +44,11 @@ export class DataPath {
   private readonly wsProxy: WebSocketProxy;
   private readonly drain: WebSocketDrain;
   private readonly listeners: ListenerSet;
-  private readonly certificates: CertificateStore;
   private readonly mirror = new Mirror();
 
   constructor(deps: DataPathDeps) {
     const { controller, certificates, log } = deps;
     const config = controller.currentConfig;
-    this.certificates = certificates;
     this.passive = new PassiveHealth(passiveOptions(config), controller.events);
     this.forwarder = new RawForwarder(
       {
@@ -71,6 +71,7 @@ export class DataPath {
       failover,
       unmatched: deps.unmatched,
       mirror: this.mirror,
+      responseHeaders: deps.responseHeaders,
       challenges: deps.challenges,
       log,
     });
@@ -81,11 +82,8 @@ export class DataPath {
     return this.drain.onEvent;
   }
 
-  /** Binds every listener; a TLS listener whose default_cert is missing gets a self-signed localhost one first. */
+  /** Binds every listener (the control plane has made sure each default_cert exists). */
   async start(config: Config): Promise<void> {
-    for (const listener of config.listeners) {
-      if (listener.tls && listener.default_cert !== undefined) await ensureSelfSigned(this.certificates, listener.default_cert, LOCALHOST_NAMES);
-    }
     await this.listeners.start(config);
   }
 

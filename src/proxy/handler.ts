@@ -6,7 +6,7 @@ import { NOOP_METER, type StackMeter } from '../pool/stack-meter.js';
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
 import { chooseStack, type ServiceRoute } from '../routing/service-route.js';
-import type { StateController } from '../state/controller.js';
+import type { RoutingSource } from '../state/routing-source.js';
 import { Exchange, type Forwarder } from './exchange.js';
 import { readH2RequestHead } from './h2-head.js';
 import { readRequestHead, type ListenerFacts, type RequestHead } from './headers.js';
@@ -35,7 +35,7 @@ export interface Placement {
  * forward. Reads the routing snapshot exactly once per request.
  */
 export class RequestHandler {
-  private readonly controller: StateController;
+  private readonly controller: RoutingSource;
   private readonly forwarder: Forwarder;
   private readonly listener: ListenerRouting;
   /** Counts requests that matched no service (label `_unmatched`). */
@@ -51,7 +51,7 @@ export class RequestHandler {
   /** ACME http-01 tokens in flight, answered before routing; set on plain-HTTP listeners only. */
   acmeChallenges: ChallengeResponder | undefined;
 
-  constructor(controller: StateController, forwarder: Forwarder, listener: ListenerRouting) {
+  constructor(controller: RoutingSource, forwarder: Forwarder, listener: ListenerRouting) {
     this.controller = controller;
     this.forwarder = forwarder;
     this.listener = listener;

@@ -5,9 +5,10 @@ import type { Logger } from 'pino';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import { messageOf } from '../errors.js';
 import type { StackMeter } from '../pool/stack-meter.js';
-import type { ReloadStep, StateController } from '../state/controller.js';
+import type { ReloadStep } from '../state/controller.js';
+import type { RoutingSource } from '../state/routing-source.js';
 import { hstsHeaderValue, tlsServerOptions, trackDefaultCertificate } from '../tls/server-options.js';
-import type { CertificateStore } from '../tls/store.js';
+import type { CertificateProvider } from '../tls/provider.js';
 import type { Forwarder } from './exchange.js';
 import type { FailoverNotices } from './failover.js';
 import { type ListenerRouting, RequestHandler } from './handler.js';
@@ -17,15 +18,17 @@ import type { WebSocketProxy } from './websocket.js';
 
 /** What every listener shares. */
 export interface ListenerDeps {
-  readonly controller: StateController;
+  readonly controller: RoutingSource;
   readonly forwarder: Forwarder;
   readonly websockets: WebSocketProxy;
-  readonly certificates: CertificateStore;
+  readonly certificates: CertificateProvider;
   readonly failover: FailoverNotices;
   /** Counts requests that match no service. */
   readonly unmatched: StackMeter;
   /** Sends mirrored copies. */
   readonly mirror: Mirror;
+  /** Header name/value pairs, flat, added to every proxied response on every listener. */
+  readonly responseHeaders?: readonly string[] | undefined;
   /** ACME http-01 answers, checked before routing on plain-HTTP listeners. */
   readonly challenges: ChallengeResponder;
   readonly log: Logger;
@@ -170,11 +173,12 @@ export class ListenerSet {
   private async bind(config: ListenerConfig, settings: Config): Promise<Bound> {
     const { deps } = this;
     const hsts = config.tls ? hstsHeaderValue(config) : undefined;
+    const headers = [...(hsts === undefined ? [] : ['Strict-Transport-Security', hsts]), ...(deps.responseHeaders ?? [])];
     const routing: ListenerRouting = {
       proto: config.tls ? 'https' : 'http',
       port: String(config.port),
       routeToStandby: config.route_to === 'standby',
-      responseHeaders: hsts === undefined ? undefined : ['Strict-Transport-Security', hsts],
+      responseHeaders: headers.length === 0 ? undefined : headers,
     };
     const handler = new RequestHandler(deps.controller, deps.forwarder, routing);
     handler.unmatchedMeter = deps.unmatched;

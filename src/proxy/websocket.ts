@@ -4,7 +4,7 @@ import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import type { StackPool } from '../pool/stack-pool.js';
 import { chooseStack } from '../routing/service-route.js';
-import type { StateController } from '../state/controller.js';
+import type { RoutingSource } from '../state/routing-source.js';
 import type { ListenerRouting } from './handler.js';
 import { readRequestHead } from './headers.js';
 import { overrideStack } from './overrides.js';
@@ -96,10 +96,10 @@ function dropUnderscoreHeaders(headers: IncomingMessage['headers']): void {
  */
 export class WebSocketProxy {
   private readonly proxy = httpProxy.createProxyServer({ ws: true, xfwd: false });
-  private readonly controller: StateController;
+  private readonly controller: RoutingSource;
   private readonly registry: WebSocketRegistry;
 
-  constructor(controller: StateController, registry: WebSocketRegistry, log: Logger) {
+  constructor(controller: RoutingSource, registry: WebSocketRegistry, log: Logger) {
     this.controller = controller;
     this.registry = registry;
     // Errors on either socket, before or after the upgrade, end both sides, never the process.

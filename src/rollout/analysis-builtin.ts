@@ -13,8 +13,8 @@ export interface ResponseCounts {
   readonly count: number;
 }
 
-/** Where builtin analysis reads a stack's counts; undefined when switchyard keeps none (metrics disabled). */
-export type CountsSource = (service: string, stack: string) => ResponseCounts | undefined;
+/** Where builtin analysis reads a stack's counts (brought up to date: with workers, their latest reports). */
+export type CountsSource = (service: string, stack: string) => Promise<ResponseCounts>;
 
 /** A copy of a stack's counts at the start of an interval. */
 export interface Baseline {

@@ -17,7 +17,7 @@ import { applyMeasurement, figures, type Outcome } from './verdict.js';
 /** What a driver reads and calls. */
 export interface DriverDeps {
   readonly controller: StateController;
-  /** Response counts for builtin analysis; undefined when metrics are disabled. */
+  /** Response counts for builtin analysis; undefined when metrics are disabled (switchyard keeps none then). */
   readonly counts: CountsSource | undefined;
   readonly log: Logger;
 }
@@ -262,7 +262,7 @@ export class RolloutDriver {
     const interval = route.config.analysis.interval;
     const w = this.window;
     if (w === undefined || w.step !== record.step || w.kind !== 'analysis') {
-      this.open(route, record);
+      await this.open(route, record);
       this.wait(interval);
       return;
     }
@@ -275,23 +275,26 @@ export class RolloutDriver {
     const m = await this.measure(route, record, w, signal);
     if (signal.aborted) return;
     // The next interval starts now, so no answer goes uncounted between two.
-    this.open(route, record);
+    await this.open(route, record);
     await this.measured(route, record, m);
   }
 
   /** Starts an analysis interval of the current step now. */
-  private open(route: ServiceRoute, record: RolloutRecord): void {
-    const counts = this.deps.counts?.(route.name, record.to);
-    this.window = { step: record.step, kind: 'analysis', startedAt: Date.now(), base: counts === undefined ? undefined : baseline(counts) };
+  private async open(route: ServiceRoute, record: RolloutRecord): Promise<void> {
+    const startedAt = Date.now();
+    const counts = route.config.analysis.provider === 'builtin' ? await this.deps.counts?.(route.name, record.to) : undefined;
+    this.window = { step: record.step, kind: 'analysis', startedAt, base: counts === undefined ? undefined : baseline(counts) };
   }
 
   private async measure(route: ServiceRoute, record: RolloutRecord, w: Window, signal: AbortSignal): Promise<Measurement> {
     const analysis = route.config.analysis;
     if (analysis.provider === 'prometheus') return measurePrometheus(analysis, { service: route.name, stack: record.to, from: record.from }, signal);
-    const counts = this.deps.counts?.(route.name, record.to);
-    if (counts === undefined || w.base === undefined) {
+    const counts = await this.deps.counts?.(route.name, record.to);
+    if (counts === undefined) {
       return { verdict: 'fail', summary: 'builtin analysis reads switchyard’s own metrics, and metrics.enabled is false', figures: { provider: 'builtin' } };
     }
+    // The interval began under another provider (a reload changed it): judge the next one.
+    if (w.base === undefined) return { verdict: 'inconclusive', summary: 'the provider changed during the interval', figures: { provider: 'builtin' } };
     return judgeInterval(w.base, counts, analysis);
   }
 

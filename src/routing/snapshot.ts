@@ -15,6 +15,11 @@ export interface RoutingSnapshot {
   readonly router: HostRouter<ServiceRoute>;
 }
 
+/** What a build keeps from the snapshot before it: each service's active stack, so a tie keeps it (a RoutingSnapshot is one). */
+export interface PreviousActive {
+  readonly services: ReadonlyMap<string, { readonly active: { readonly name: string } }>;
+}
+
 /** The weights a service starts with from config alone: `active` (or the first stack) gets 100. */
 export function initialWeights(service: ServiceConfig): Weights {
   const names = Object.keys(service.stacks);
@@ -110,7 +115,7 @@ export function buildSnapshot(
   states: ReadonlyMap<string, ServiceState>,
   targets: TargetSource,
   generation: number,
-  previous?: RoutingSnapshot,
+  previous?: PreviousActive,
   meters: MeterFactory = () => NOOP_METER,
 ): RoutingSnapshot {
   const services = new Map<string, ServiceRoute>();

@@ -57,6 +57,12 @@ export interface ReloadStep {
   commit(): void;
 }
 
+/**
+ * Hands a snapshot that just went live to the processes serving clients (the worker group
+ * pushes it to every worker); a mutation or reload answers only once it resolves. Must not throw.
+ */
+export type SnapshotApplier = (snapshot: RoutingSnapshot) => Promise<void>;
+
 /** A built snapshot and the registry draft its targets came from, not yet live. */
 interface Built {
   readonly snapshot: RoutingSnapshot;
@@ -87,6 +93,7 @@ export class StateController {
   private readonly log: Logger;
   private readonly queue = new SerialQueue();
   private meters: MeterFactory = () => NOOP_METER;
+  private applier: SnapshotApplier | undefined;
 
   private constructor(
     config: Config,
@@ -131,6 +138,11 @@ export class StateController {
   useMeters(meters: MeterFactory): void {
     this.meters = meters;
     this.install(this.build(this.config, this.states));
+  }
+
+  /** Installs the step each new snapshot of a mutation or reload is awaited through before it answers. */
+  applyWith(applier: SnapshotApplier): void {
+    this.applier = applier;
   }
 
   /** The current config. */
@@ -250,6 +262,7 @@ export class StateController {
       this.versions = versions;
       this.install(built);
       step?.commit();
+      await this.applier?.(this.current);
       this.events.publish({ type: 'reload', time: new Date().toISOString(), generation: this.current.generation });
       return this.current;
     });
@@ -261,7 +274,7 @@ export class StateController {
    * compaction, where the store wins. Runs after any mutation in flight.
    */
   applyRemote(changes: ReadonlyMap<string, VersionedState | undefined>, full = false): Promise<void> {
-    return this.queue.run(async () => this.applyStored(changes, full ? 'all' : 'newer'));
+    return this.queue.run(() => this.applyStored(changes, full ? 'all' : 'newer'));
   }
 
   /**
@@ -273,7 +286,7 @@ export class StateController {
    * serve them. One rebuild for all, then the events of each changed service, with the
    * writer as `origin`.
    */
-  private applyStored(changes: ReadonlyMap<string, VersionedState | undefined>, mode: 'newer' | 'current' | 'all'): void {
+  private async applyStored(changes: ReadonlyMap<string, VersionedState | undefined>, mode: 'newer' | 'current' | 'all'): Promise<void> {
     const states = new Map(this.states);
     const versions = new Map(this.versions);
     const changed: { name: string; stored: VersionedState | undefined }[] = [];
@@ -302,6 +315,7 @@ export class StateController {
     const before = this.current;
     this.states = states;
     this.install(this.build(this.config, states));
+    await this.applier?.(this.current);
     for (const { name, stored } of changed) {
       for (const event of remoteEvents(before.services.get(name), this.service(name), stored)) this.events.publish(event);
     }
@@ -386,7 +400,7 @@ export class StateController {
         if (err instanceof StoreConflict) {
           // Another instance changed the service first: take its state and decide again
           // on it (an If-Match naming the old generation now fails with 412).
-          this.applyStored(new Map([[service, err.current]]), 'current');
+          await this.applyStored(new Map([[service, err.current]]), 'current');
           if (attempt < CONFLICT_ATTEMPTS) continue;
           throw new SwitchyardError('CONCURRENT_CHANGE', `service "${service}" changed on other instances ${attempt} times meanwhile; try again`);
         }
@@ -397,6 +411,7 @@ export class StateController {
       this.states = new Map(this.states).set(service, state);
       this.versions.set(service, version);
       this.install(this.build(this.config, this.states));
+      await this.applier?.(this.current);
       const updated = this.service(service);
       if (event !== undefined) this.events.publish('active' in event ? { ...event, active: updated.active.name } : event);
       this.store.applied(version);

@@ -2,13 +2,13 @@ import type { ServerOptions } from 'node:https';
 import type { SecureContext, SecureContextOptions, Server as TlsServer } from 'node:tls';
 import type { ListenerConfig } from '../config/schema.js';
 import { tlsPolicy } from './policy.js';
-import type { CertificateStore } from './store.js';
+import type { CertificateProvider } from './provider.js';
 
 /** The listener fields TLS needs. */
 export type TlsListener = Pick<ListenerConfig, 'name' | 'default_cert' | 'hsts_max_age'>;
 
 /** The SNI callback of one listener: the store's context for the name, or a failed handshake. */
-function sniCallback(store: CertificateStore, listener: TlsListener): NonNullable<ServerOptions['SNICallback']> {
+function sniCallback(store: CertificateProvider, listener: TlsListener): NonNullable<ServerOptions['SNICallback']> {
   const defaultCert = listener.default_cert;
   const fallback = defaultCert === undefined ? 'and no default_cert' : `and default_cert "${defaultCert}" is not installed`;
   return (servername: string, callback: (err: Error | null, ctx?: SecureContext) => void) => {
@@ -27,7 +27,7 @@ function sniCallback(store: CertificateStore, listener: TlsListener): NonNullabl
  * SNI callback: they get the base context, which carries `default_cert` as it is now.
  * Call `trackDefaultCertificate` on the server so it follows later changes of it.
  */
-export function tlsServerOptions(store: CertificateStore, listener: TlsListener): ServerOptions {
+export function tlsServerOptions(store: CertificateProvider, listener: TlsListener): ServerOptions {
   const pair = listener.default_cert === undefined ? undefined : store.keyPair(listener.default_cert);
   return { ...tlsPolicy(pair?.keyType), ...(pair ? { cert: pair.cert, key: pair.key } : {}), SNICallback: sniCallback(store, listener) };
 }
@@ -40,7 +40,7 @@ export type ContextSwappable = Pick<TlsServer, 'setSecureContext' | 'getTicketKe
  * current `default_cert`: rebuilt whenever that certificate is added or replaced, keeping
  * the session-ticket keys so resumption survives. Returns the unsubscribe function.
  */
-export function trackDefaultCertificate(server: ContextSwappable, store: CertificateStore, listener: TlsListener): () => void {
+export function trackDefaultCertificate(server: ContextSwappable, store: CertificateProvider, listener: TlsListener): () => void {
   const defaultCert = listener.default_cert;
   if (defaultCert === undefined) return () => undefined;
   return store.subscribe((name) => {

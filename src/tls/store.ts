@@ -28,6 +28,11 @@ export interface CertificateInfo {
   source: CertificateSource;
 }
 
+/** A certificate change as other processes apply it (worker processes): a pair to serve under `name`, or `name` to drop. */
+export type CertificateChange =
+  | { readonly action: 'set'; readonly name: string; readonly hosts: readonly string[]; readonly cert: string; readonly key: string; readonly keyType: string }
+  | { readonly action: 'delete'; readonly name: string };
+
 /**
  * Where certificate changes are shared besides `certs_dir` (a fleet's etcd, SPEC §9): an
  * upload is validated, then handed to the replica, and installed only once the replica
@@ -75,6 +80,7 @@ export class CertificateStore {
   private readonly listeners = new Set<(name: string) => void>();
   /** Mutations run one at a time so the files and the maps never disagree. */
   private readonly queue = new SerialQueue();
+  private applier: ((change: CertificateChange) => Promise<void>) | undefined;
   private replica: CertificateReplica | undefined;
 
   private constructor(
@@ -160,6 +166,14 @@ export class CertificateStore {
   }
 
   /**
+   * Installs the step every change is awaited through before it answers (the worker group
+   * applies it on every worker, so after the answer every handshake anywhere sees it). Must not throw.
+   */
+  applyWith(applier: (change: CertificateChange) => Promise<void>): void {
+    this.applier = applier;
+  }
+
+  /**
    * Validates (in slices, so proxied traffic keeps flowing) and installs a PEM chain (leaf
    * first) and key under `name`, replacing any certificate of that name. 400
    * INVALID_CERTIFICATE with the reason, and nothing changed, when validation fails.
@@ -202,6 +216,7 @@ export class CertificateStore {
     this.index.remove(entry);
     this.log.info({ certificate: name, fingerprint256: entry.fingerprint256, ...(origin === undefined ? {} : { origin }) }, 'certificate deleted');
     this.notify(name);
+    await this.applier?.({ action: 'delete', name });
     const event = { type: 'certificate', time: new Date().toISOString(), name, action: 'deleted', fingerprint256: entry.fingerprint256 } as const;
     this.events?.publish(origin === undefined ? event : { ...event, origin });
   }
@@ -274,6 +289,7 @@ export class CertificateStore {
     );
     this.warnIfExpiring(entry, now);
     this.notify(name);
+    await this.applier?.({ action: 'set', name, hosts: entry.hosts, cert: entry.certPem, key: entry.keyPem, keyType: entry.keyType });
     const action = previous ? 'replaced' : 'added';
     this.events?.publish({ type: 'certificate', time: new Date(now).toISOString(), name, action, fingerprint256: entry.fingerprint256, ...origin });
     return { info: infoOf(entry, now), replaced: !!previous };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
-import { StackSeries } from '../../src/metrics/response-series.js';
+import { StackSeries } from '../../src/metrics/stack-series.js';
 import { baseline, judgeInterval, quantileMs } from '../../src/rollout/analysis-builtin.js';
 import { formatRatio } from '../../src/rollout/measurement.js';
 
@@ -25,12 +25,13 @@ describe('judgeInterval', () => {
   const analysis = analysisOf({ interval: '30s', min_requests: 50, max_error_rate: 0.01, max_p99_ms: 500 });
 
   function interval(answers: [status: number, seconds: number, times: number][]) {
-    const series = new StackSeries('web', 'green', BOUNDS);
+    const series = new StackSeries({ service: 'web', stack: 'green' }, BOUNDS);
     series.record(200, 0.001); // before the interval: not counted
     series.record(503, 0.001);
-    const start = baseline(series);
+    const counts = () => ({ codes: series.codes, buckets: series.buckets, bounds: BOUNDS, count: series.count });
+    const start = baseline(counts());
     for (const [status, seconds, times] of answers) for (let i = 0; i < times; i++) series.record(status, seconds);
-    return judgeInterval(start, series, analysis);
+    return judgeInterval(start, counts(), analysis);
   }
 
   it('fails on the 5xx share, naming the figure, the interval and the traffic', () => {

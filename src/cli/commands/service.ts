@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { WorkersView } from '../../admin/routes/workers.js';
 import type { AdminClient } from '../admin-client.js';
 import { runCall, UsageError } from '../run.js';
 
@@ -27,6 +28,16 @@ export function formatService(service: ServiceJson): string {
   return lines.join('\n');
 }
 
+/** Human form of `GET /v1/workers` for `status`. */
+export function formatWorkers(view: WorkersView): string {
+  const line = (w: WorkersView['workers'][number]) =>
+    `pid ${w.pid}  ${w.state}  generation=${w.generation}  requests=${w.requests ?? '-'}  up ${w.uptime_seconds}s`;
+  if (view.mode === 'single') return view.workers.map((w) => `process  ${line(w)}  (workers: 0, one process)`).join('\n');
+  const lines = [`workers: ${view.workers.length} (scheduling ${view.scheduling ?? '?'})`];
+  for (const w of view.workers) lines.push(`  worker ${String(w.id).padEnd(3)} ${line(w)}  restarts=${w.restarts}`);
+  return lines.join('\n');
+}
+
 /** Parses `blue=90 green=10`. */
 export function parseWeights(pairs: readonly string[]): Record<string, number> {
   const weights: Record<string, number> = {};
@@ -51,7 +62,7 @@ const done = (service: ServiceJson) => `${service.name}: active=${service.active
 export function registerServiceCommands(program: Command, client: () => AdminClient): void {
   program
     .command('status [service]')
-    .description('show services, stacks, weights and target health')
+    .description('show services, stacks, weights and target health, and the worker processes')
     .option('--json', 'print the API JSON')
     .action((service: string | undefined, opts: { json?: boolean }) =>
       runCall(async () => {
@@ -60,7 +71,12 @@ export function registerServiceCommands(program: Command, client: () => AdminCli
           return opts.json ? JSON.stringify(one, null, 2) : formatService(one);
         }
         const all = await client().call<{ services: ServiceJson[] }>('GET', '/v1/services');
-        return opts.json ? JSON.stringify(all, null, 2) : all.services.map(formatService).join('\n');
+        // An admin API without /v1/workers (an older switchyard) still gets its services shown.
+        const workers = await client()
+          .call<WorkersView>('GET', '/v1/workers')
+          .catch(() => undefined);
+        if (opts.json) return JSON.stringify(workers ? { ...all, workers } : all, null, 2);
+        return [...all.services.map(formatService), ...(workers ? [formatWorkers(workers)] : [])].join('\n');
       }),
     );
   program
