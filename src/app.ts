@@ -3,20 +3,19 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AcmeManager } from './acme/manager.js';
-import type { WorkersView } from './admin/routes/workers.js';
 import { adminToken, createAdminServer } from './admin/server.js';
 import { keepRestartOnly } from './config/reload-modes.js';
 import type { Config } from './config/schema.js';
 import type { DataPlane, DataPlaneFactory } from './data-plane.js';
 import { startDemoBackends } from './demo/backends.js';
 import { EventBus } from './events/bus.js';
+import { followFleet } from './fleet-link.js';
 import { eventLog } from './events/log.js';
 import { webhookListener } from './events/webhooks.js';
 import { HealthChecker } from './health/checker.js';
+import { inProcess, singleProcess } from './in-process.js';
 import { Metrics } from './metrics/metrics.js';
 import { splitHostPort } from './net/host-port.js';
-import { NOOP_METER } from './pool/stack-meter.js';
-import { DataPath } from './proxy/data-path.js';
 import type { CountsSource } from './rollout/analysis-builtin.js';
 import { RolloutRunner } from './rollout/runner.js';
 import { StateController } from './state/controller.js';
@@ -25,14 +24,6 @@ import type { FileStateStore } from './state/file-store.js';
 import { createStateStore } from './state/open-store.js';
 import { LOCALHOST_NAMES } from './tls/self-signed.js';
 import { CertificateStore, ensureSelfSigned } from './tls/store.js';
-
-/** The request path in this process (`workers: 0`, and switchyard embedded in tests). */
-export const inProcess: DataPlaneFactory = ({ controller, certificates, metrics, challenges, log }) => {
-  if (metrics) controller.useMeters((service, stack) => metrics.meterFor(service, stack));
-  const unmatched = metrics?.meterFor('_unmatched', 'none') ?? NOOP_METER;
-  const responseHeaders = controller.currentConfig.debug.worker_header ? ['X-Switchyard-Worker', '0'] : undefined;
-  return new DataPath({ controller, certificates, unmatched, challenges, responseHeaders, log });
-};
 
 /**
  * A running switchyard: the control plane (state, health checks, certificates, admin API,
@@ -90,8 +81,7 @@ export class Switchyard {
     for (const listener of [eventLog(log), hooks, ...(onPlane ? [onPlane] : []), ...(metrics ? [metrics.onEvent] : [])]) events.subscribe(listener);
     const defaultCerts = () => this.plane.defaultCerts();
     const stopping = () => this.stopping;
-    const single = (): Promise<WorkersView> => Promise.resolve(singleProcess(controller, metrics, this.stopping));
-    const workers = () => this.plane.workers?.() ?? single();
+    const workers = () => this.plane.workers?.() ?? Promise.resolve(singleProcess(controller, metrics, this.stopping));
     const admin = createAdminServer({
       config,
       token,
@@ -128,7 +118,8 @@ export class Switchyard {
       throw err;
     }
     try {
-      await app.followFleet();
+      if (app.fleet)
+        await followFleet(app.fleet, { controller: app.controller, certificates: app.certificates, defaultCerts: () => app.plane.defaultCerts(), log });
       if (config.demo_backends) app.demo = await startDemoBackends(config, log);
       for (const listener of config.listeners) {
         if (listener.tls && listener.default_cert !== undefined) await ensureSelfSigned(app.certificates, listener.default_cert, LOCALHOST_NAMES);
@@ -146,25 +137,6 @@ export class Switchyard {
     }
     log.info({ admin: app.adminUrl, listeners: app.plane.ports() }, 'switchyard started');
     return app;
-  }
-
-  /** In a fleet: certificate changes go through etcd, others' changes come in (certificates installed before listeners open). */
-  private async followFleet(): Promise<void> {
-    const { fleet, controller, certificates } = this;
-    if (!fleet) return;
-    certificates.replicateTo(fleet);
-    await fleet.follow({
-      services: (changes, full) => controller.applyRemote(changes, full),
-      certificates: async (name, pem, origin) => {
-        // Another instance's listeners decided that removal; here the certificate is a listener's default.
-        if (pem === undefined && this.plane.defaultCerts().has(name)) {
-          this.log.warn({ certificate: name, origin }, 'certificate removed in the fleet is a default_cert here; kept');
-          return;
-        }
-        await certificates.applyRemote(name, pem, origin);
-      },
-      config: () => controller.currentConfig,
-    });
   }
 
   /** Base URL of the admin API. */
@@ -216,13 +188,6 @@ export class Switchyard {
     // Last: leaving the fleet revokes the member lease, so ?wait=all elsewhere stops waiting for this instance.
     await this.fleet?.close();
   }
-}
-
-/** `GET /v1/workers` of a single process: itself. */
-function singleProcess(controller: StateController, metrics: Metrics | undefined, stopping: boolean): WorkersView {
-  const requests = metrics ? metrics.counters.responses() : null;
-  const self = { id: 0, pid: process.pid, state: stopping ? 'stopping' : 'ready', generation: controller.snapshot.generation, requests, restarts: 0 } as const;
-  return { mode: 'single', workers: [{ ...self, uptime_seconds: Math.round(process.uptime()) }] };
 }
 
 /** What builtin rollout analysis reads: a stack's response counts, brought up to date first (with workers, their latest reports). */
