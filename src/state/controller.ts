@@ -1,53 +1,34 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import { type Override, STACK_ROLES } from '../config/delivery-schema.js';
-import type { Config, ServiceConfig } from '../config/schema.js';
+import type { Override } from '../config/delivery-schema.js';
+import type { Config } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
 import { EventBus } from '../events/bus.js';
 import { NOOP_METER, type MeterFactory } from '../pool/stack-meter.js';
 import { type TargetDraft, TargetRegistry } from '../pool/registry.js';
 import type { ServiceRoute } from '../routing/service-route.js';
-import { abortedRollout, type HistoryEntry, type RolloutRecord, rolloutInProgress, type ServiceState, type Weights } from '../routing/service-state.js';
-import { buildSnapshot, initialState, type RoutingSnapshot } from '../routing/snapshot.js';
+import type { ServiceState } from '../routing/service-state.js';
+import { buildSnapshot, type RoutingSnapshot } from '../routing/snapshot.js';
 import { SerialQueue } from '../serial-queue.js';
-import { fitDelivery } from './fit-delivery.js';
+import {
+  type Change,
+  type MutationOptions,
+  overridesChange,
+  rollbackChange,
+  rolloutChange,
+  type RolloutWrite,
+  switchChange,
+  targetsChange,
+  weightsChange,
+} from './changes.js';
+import { reconcile } from './reconcile.js';
 import { remoteEvents } from './remote-events.js';
 import { type MutationEvent, type StateStore, StoreConflict, type VersionedState } from './state-store.js';
 
-/** Kept per service so rollback has somewhere to go and the file stays small. */
-const HISTORY_LIMIT = 100;
+export type { MutationOptions, RolloutWrite } from './changes.js';
 
 /** A mutation that keeps losing the race to other fleet instances gives up after this many tries (409). */
 const CONFLICT_ATTEMPTS = 5;
-
-/** Options every mutation accepts. */
-export interface MutationOptions {
-  /** Generation the caller last saw (If-Match); a stale one gets 412. */
-  readonly ifMatch?: number | undefined;
-  /** Proceed even when the receiving stack has no healthy target. */
-  readonly force?: boolean | undefined;
-  readonly reason?: string | undefined;
-  readonly actor?: string | undefined;
-  /** `all`: answer only once every live fleet instance serves the change (`?wait=all`). */
-  readonly wait?: 'all' | undefined;
-}
-
-/** What a rollout writes in one durable step: its record and, with `weights`, a weight change. */
-export interface RolloutWrite {
-  readonly rollout: RolloutRecord;
-  /** Weights to apply as an ordinary weight change (generation, history entry, event); stacks left out get 0. */
-  readonly weights?: Weights | undefined;
-  /** History reason of the weight change, e.g. `rollout step 2/6: weight 50`. */
-  readonly reason?: string | undefined;
-  /** Apply even when a stack gaining weight has no healthy target (an abort going back). */
-  readonly force?: boolean | undefined;
-}
-
-/** A mutation's new state and the event announcing it (none for a rollout's bookkeeping). */
-interface Change {
-  readonly state: ServiceState;
-  readonly event?: MutationEvent | undefined;
-}
 
 /** What goes with a reload and must succeed or fail with it (binding new listeners). */
 export interface ReloadStep {
@@ -159,64 +140,27 @@ export class StateController {
 
   /** Atomic cut-over: `stack` gets all the weight. */
   switchTo(service: string, stack: string, options: MutationOptions = {}): Promise<ServiceRoute> {
-    return this.mutate(service, options, (route) => {
-      if (!route.stacks.has(stack)) throw new SwitchyardError('UNKNOWN_STACK', `service "${service}" has no stack "${stack}"`);
-      const weights = Object.fromEntries(route.pools.map((p) => [p.name, p.name === stack ? 100 : 0]));
-      return this.manualChange(route, weights, 'switch', options);
-    });
+    return this.mutate(service, options, (route) => switchChange(route, stack, options));
   }
 
   /** Splits traffic by integer weights; stacks left out get 0. */
   setWeights(service: string, weights: Record<string, number>, options: MutationOptions = {}): Promise<ServiceRoute> {
-    return this.mutate(service, options, (route) => {
-      for (const [name, weight] of Object.entries(weights)) {
-        if (!route.stacks.has(name)) throw new SwitchyardError('UNKNOWN_STACK', `service "${service}" has no stack "${name}"`);
-        if (!Number.isInteger(weight) || weight < 0) throw new SwitchyardError('INVALID_WEIGHTS', `weight of "${name}" must be a non-negative integer`);
-      }
-      const full = Object.fromEntries(route.pools.map((p) => [p.name, weights[p.name] ?? 0]));
-      if (Object.values(full).every((w) => w === 0)) throw new SwitchyardError('INVALID_WEIGHTS', 'weights must not all be zero');
-      return this.manualChange(route, full, 'weights', options);
-    });
+    return this.mutate(service, options, (route) => weightsChange(route, weights, options));
   }
 
   /** Back to the weights before the last change. */
   rollback(service: string, options: MutationOptions = {}): Promise<ServiceRoute> {
-    return this.mutate(service, options, (route) => {
-      const last = route.state.history.at(-1);
-      if (!last) throw new SwitchyardError('NO_HISTORY', `service "${service}" has no change to roll back`);
-      const weights = Object.fromEntries(route.pools.map((p) => [p.name, last.from[p.name] ?? 0]));
-      if (Object.values(weights).every((w) => w === 0)) throw new SwitchyardError('NO_HISTORY', 'the previous weights no longer apply');
-      return this.manualChange(route, weights, 'rollback', options);
-    });
+    return this.mutate(service, options, (route) => rollbackChange(route, options));
   }
 
   /** Replaces a stack's targets (service registration). */
   setTargets(service: string, stack: string, targets: readonly string[], options: MutationOptions = {}): Promise<ServiceRoute> {
-    return this.mutate(service, options, (route) => {
-      if (!route.stacks.has(stack)) throw new SwitchyardError('UNKNOWN_STACK', `service "${service}" has no stack "${stack}"`);
-      const state = route.state;
-      const next: ServiceState = { ...state, generation: state.generation + 1, targets: { ...state.targets, [stack]: [...new Set(targets)] } };
-      return {
-        state: next,
-        event: { type: 'targets', time: new Date().toISOString(), service, stack, targets: next.targets[stack] ?? [], generation: next.generation },
-      };
-    });
+    return this.mutate(service, options, (route) => targetsChange(route, stack, targets));
   }
 
   /** Replaces the service's overrides at run time (they win over the config's from now on). */
   setOverrides(service: string, overrides: readonly Override[], options: MutationOptions = {}): Promise<ServiceRoute> {
-    return this.mutate(service, options, (route) => {
-      overrides.forEach((override, i) => {
-        if (!STACK_ROLES.includes(override.to) && !route.stacks.has(override.to)) {
-          throw new SwitchyardError('INVALID_OVERRIDE', `overrides[${i}].to: service "${service}" has no stack "${override.to}"`);
-        }
-      });
-      const state: ServiceState = { ...route.state, generation: route.state.generation + 1, overrides: [...overrides] };
-      return {
-        state,
-        event: { type: 'overrides', time: new Date().toISOString(), service, overrides: state.overrides ?? [], generation: state.generation },
-      };
-    });
+    return this.mutate(service, options, (route) => overridesChange(route, overrides));
   }
 
   /**
@@ -226,15 +170,7 @@ export class StateController {
    * mutation with the current route (again, after a lost fleet race) and throws to write nothing.
    */
   recordRollout(service: string, change: (route: ServiceRoute) => RolloutWrite): Promise<ServiceRoute> {
-    return this.mutate(service, {}, (route) => {
-      const write = change(route);
-      const weights = write.weights === undefined ? undefined : Object.fromEntries(route.pools.map((p) => [p.name, write.weights?.[p.name] ?? 0]));
-      if (weights === undefined || route.pools.every((p) => weights[p.name] === route.state.weights[p.name])) {
-        return { state: { ...route.state, rollout: write.rollout } };
-      }
-      const weighted = this.weightChange(route, weights, 'weights', { reason: write.reason, actor: 'rollout', force: write.force });
-      return { ...weighted, state: { ...weighted.state, rollout: write.rollout } };
-    });
+    return this.mutate(service, {}, (route) => rolloutChange(route, change(route)));
   }
 
   /**
@@ -321,50 +257,6 @@ export class StateController {
     }
   }
 
-  /** A switch, weights or rollback call: refused while a rollout is in progress, unless forced (which aborts the rollout). */
-  private manualChange(route: ServiceRoute, to: Weights, reason: 'switch' | 'weights' | 'rollback', options: MutationOptions): Change {
-    const rollout = route.state.rollout;
-    if (!rolloutInProgress(rollout)) return this.weightChange(route, to, reason, options);
-    if (!options.force) {
-      throw new SwitchyardError('ROLLOUT_IN_PROGRESS', `service "${route.name}" has a rollout to "${rollout.to}" in progress (abort it, or use force)`);
-    }
-    const change = this.weightChange(route, to, reason, options);
-    return { ...change, state: { ...change.state, rollout: abortedRollout(rollout, `aborted: ${reason} with force`, change.event.time) } };
-  }
-
-  private weightChange(
-    route: ServiceRoute,
-    to: Weights,
-    reason: 'switch' | 'weights' | 'rollback',
-    options: MutationOptions,
-  ): { state: ServiceState; event: MutationEvent } {
-    const state = route.state;
-    if (!options.force) {
-      for (const pool of route.pools) {
-        const gains = (to[pool.name] ?? 0) > 0;
-        if (gains && !pool.hasAvailable()) {
-          throw new SwitchyardError('STACK_UNHEALTHY', `stack "${pool.name}" of service "${route.name}" has no healthy target (use force to override)`);
-        }
-      }
-    }
-    const generation = state.generation + 1;
-    const entry: HistoryEntry = {
-      time: new Date().toISOString(),
-      from: state.weights,
-      to,
-      reason: options.reason ?? reason,
-      actor: options.actor ?? 'admin',
-      generation,
-    };
-    const history = [...state.history, entry].slice(-HISTORY_LIMIT);
-    const next: ServiceState = { ...state, generation, weights: to, history };
-    // `active` is filled in from the rebuilt route, which settles ties.
-    return {
-      state: next,
-      event: { type: reason, time: entry.time, service: route.name, from: state.weights, to, active: '', generation, reason: entry.reason },
-    };
-  }
-
   private mutate(service: string, options: MutationOptions, change: (route: ServiceRoute) => Change): Promise<ServiceRoute> {
     if (options.wait !== 'all') return this.queue.run(async () => (await this.commit(service, options, change)).route);
     // Outside the queue: waiting for the fleet must not hold up the next mutation.
@@ -430,18 +322,4 @@ export class StateController {
     this.current = built.snapshot;
     this.registry.commit(built.draft);
   }
-}
-
-/** Fits stored state to the service as configured now: unknown stacks dropped, missing ones at 0. */
-function reconcile(service: ServiceConfig, stored: ServiceState, log: Logger): ServiceState {
-  const names = Object.keys(service.stacks);
-  const weights = Object.fromEntries(names.map((n) => [n, stored.weights[n] ?? 0]));
-  const targets = Object.fromEntries(Object.entries(stored.targets).filter(([stack]) => names.includes(stack)));
-  const delivery = fitDelivery(service, stored, log);
-  if (Object.values(weights).every((w) => w === 0)) {
-    log.warn({ service: service.name }, 'stored weights name no configured stack; using the config');
-    return { ...initialState(service), generation: stored.generation, history: stored.history, targets, ...delivery };
-  }
-  const { overrides: _overrides, rollout: _rollout, ...rest } = stored;
-  return { ...rest, weights, targets, ...delivery };
 }
