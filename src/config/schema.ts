@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { normalizeHostName } from '../net/host-name.js';
-import { acmeHostProblem, MAX_ACME_HOSTS } from './acme-hosts.js';
-import { CERTIFICATE_NAME_PATTERN } from './certificate-names.js';
+import { acme, certificate } from './acme-schema.js';
 import { analysisSchema, gatesSchema, mirrorSchema, overridesSchema, rolloutSchema, STACK_ROLES } from './delivery-schema.js';
 import { durationSchema } from './duration.js';
+import { healthCheck } from './health-check-schema.js';
+import { pathPrefix, port, positiveInt } from './primitives.js';
 import { RELOADS, RESTART_ONLY } from './reload-marks.js';
 import { stateConfig } from './state-config.js';
 import { targetProblem } from './target-address.js';
@@ -11,10 +12,6 @@ import { targetProblem } from './target-address.js';
 export { RELOADS, RESTART_ONLY, type ReloadMode } from './reload-marks.js';
 
 const duration = durationSchema;
-
-/** A TCP port; 0 picks a free one (for tests). */
-const port = z.number().int().min(0).max(65535);
-const positiveInt = z.number().int().min(1);
 
 const WORKERS_MESSAGE = 'must be "auto" or a number of workers (0-256)';
 
@@ -31,55 +28,6 @@ const hostName = z
   .min(1)
   .regex(/^(\*\.)?[A-Za-z0-9_.-]+$/, 'must be a host name, optionally with a leading "*."')
   .transform(normalizeHostName);
-
-const pathPrefix = z.string().startsWith('/', 'must start with "/"');
-
-const statusRange = z.union([z.number().int(), z.string()]).transform((value, ctx) => {
-  const match = /^(\d{3})(?:-(\d{3}))?$/.exec(String(value).trim());
-  const low = match ? Number(match[1]) : NaN;
-  const high = match ? Number(match[2] ?? match[1]) : NaN;
-  if (!match || low < 100 || high > 599 || low > high) {
-    ctx.addIssue({ code: 'custom', message: 'must be a status or a range such as "200-399"' });
-    return z.NEVER;
-  }
-  return [low, high] as const;
-});
-
-const requestLine = z.string().regex(/^[A-Z]+ \/\S* HTTP\/1\.[01]$/, 'must look like "GET /health HTTP/1.0"');
-
-/**
- * Active health check of every target. The rancher-compose keys (`port`, `interval`,
- * `unhealthy_threshold`, `request_line`, `healthy_threshold`, `response_timeout`, plus
- * its `strategy`/`*_timeout` keys, which are accepted and ignored) work as they are.
- */
-const healthCheck = z
-  .object({
-    /** Path probed with GET; default `/`. */
-    path: pathPrefix.optional(),
-    /** Alternative to path: a whole request line, e.g. `GET /health HTTP/1.0`. */
-    request_line: requestLine.optional(),
-    /** Port to probe; default: the target's own port. */
-    port: port.optional(),
-    /** Host header sent by the probe; default: the target address. */
-    host: z.string().min(1).optional(),
-    /** Time between probes of one target (default 2s). */
-    interval: duration.default(2000),
-    /** A probe not answered within this fails (default 2s). */
-    response_timeout: duration.default(2000),
-    /** Consecutive successes that make a target healthy (default 2). */
-    healthy_threshold: positiveInt.default(2),
-    /** Consecutive failures that make a target unhealthy (default 3). */
-    unhealthy_threshold: positiveInt.default(3),
-    /** Statuses counted as success (default "200-399"). */
-    expect_status: statusRange.default([200, 399]),
-    /** Optional substring the body must contain. */
-    expect_body: z.string().optional(),
-    strategy: z.string().optional(),
-    initializing_timeout: z.unknown().optional(),
-    reinitializing_timeout: z.unknown().optional(),
-  })
-  .strict()
-  .refine((hc) => !(hc.path && hc.request_line), 'give either path or request_line, not both');
 
 const stack = z
   .object({
@@ -161,47 +109,6 @@ const listener = z
   })
   .strict()
   .refine((l) => l.tls || l.http2 !== true, { path: ['http2'], message: 'needs tls: true (HTTP/2 is offered by ALPN on TLS listeners; h2c is not served)' });
-
-/**
- * Automatic certificates from an ACME CA (Let's Encrypt, ZeroSSL, a private step-ca, or
- * Pebble in tests), validated with http-01 on the plain-HTTP listeners: the CA's
- * validator must reach one of them on port 80 by the certificate's host names.
- */
-const acme = z
-  .object({
-    /** The CA's ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory. */
-    directory: z.url({ protocol: /^https?$/, error: 'must be the http(s) URL of an ACME directory' }),
-    /** Contact address the CA may write to about expiry or account problems (optional). */
-    email: z.email().optional(),
-    /** PEM file of the CA certificates trusted, instead of Node's bundled roots, for the directory's own HTTPS (a private or test CA). Read at each order. */
-    ca_file: z.string().min(1).optional(),
-    /** Renew a certificate this long before it expires (default 30d); each renewal comes up to a tenth of this (at most a day) earlier still, at random, so instances and certificates do not renew in lockstep. */
-    renew_before: duration.default(30 * 86_400_000),
-    /** Shortest time between two orders of one certificate (default 1h), so a renew_before as long as a certificate's lifetime renews it at this pace, not in a loop. */
-    min_renew_interval: duration.default(3_600_000),
-  })
-  .strict();
-
-/** A certificate switchyard obtains and renews by itself (SPEC §12). */
-const certificate = z
-  .object({
-    /** Name in certs_dir and the certificate API (as `cert list` shows it). */
-    name: z.string().regex(CERTIFICATE_NAME_PATTERN, 'must be 1-128 letters, digits, "_", "." or "-", not starting with "."'),
-    /** Host names on the certificate; no wildcards (http-01 cannot validate them). */
-    hosts: z
-      .array(
-        z.string().superRefine((host, ctx) => {
-          const problem = acmeHostProblem(host);
-          if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-        }),
-      )
-      .min(1)
-      .max(MAX_ACME_HOSTS)
-      .transform((hosts) => [...new Set(hosts.map((h) => h.toLowerCase()))]),
-    /** Obtain and renew it from the `acme` CA; the only kind declared in config for now (upload others with `cert add`). */
-    acme: z.literal(true, { error: 'must be true: only ACME certificates are declared in config; upload others with `switchyard cert add`' }),
-  })
-  .strict();
 
 const hookUrls = z.union([z.url(), z.array(z.url())]).transform((v) => (Array.isArray(v) ? v : [v]));
 
