@@ -8,6 +8,8 @@ import { PrefixWatch } from './watch.js';
 export const ACME_LOCK_TTL_SECONDS = 10;
 /** Lease TTL of a challenge token (seconds): longer than any order, gone if the orderer dies. */
 const CHALLENGE_TTL_SECONDS = 600;
+/** Longest wait for this instance's watch to deliver its own token (a stalled watch must not hold an order and its lock for ever). */
+const DELIVERY_WAIT_MS = 5_000;
 
 interface KeepAliveAnswer {
   result?: { TTL?: string };
@@ -30,6 +32,8 @@ export class EtcdAcmeCoordinator implements AcmeFleet {
   private watch: PrefixWatch | undefined;
   /** Tokens this instance published, waiting for its watch to deliver them. */
   private readonly waiting = new Map<string, () => void>();
+  /** The lease of each token this instance published: withdrawing revokes it (the key goes with it). */
+  private readonly leases = new Map<string, string>();
   private closed = false;
 
   constructor(
@@ -102,22 +106,38 @@ export class EtcdAcmeCoordinator implements AcmeFleet {
     };
   }
 
-  /** Stores a token with its own lease; resolves once this instance's watch delivered it (so it is committed and visible). */
+  /**
+   * Stores a token with its own lease; resolves once this instance's watch delivered it
+   * (committed and visible to watchers), at most DELIVERY_WAIT_MS after the commit. Not
+   * following the tokens (etcd was down at start): once committed.
+   */
   async publishChallenge({ token, host, keyAuthorization }: SharedChallenge): Promise<void> {
-    const delivered = new Promise<void>((resolve) => this.waiting.set(token, resolve));
+    let timer: NodeJS.Timeout | undefined;
+    const delivered = new Promise<void>((resolve) => {
+      this.waiting.set(token, resolve);
+      timer = setTimeout(() => {
+        this.log.warn({ token, waited_ms: DELIVERY_WAIT_MS }, 'ACME challenge token stored in etcd but not yet seen by the watch; going on');
+        resolve();
+      }, DELIVERY_WAIT_MS);
+    });
     try {
       const granted = await this.client.call<{ ID?: string }>('/v3/lease/grant', { TTL: CHALLENGE_TTL_SECONDS });
       if (!granted.ID) throw new Error('etcd granted no lease id');
+      this.leases.set(token, granted.ID);
       const value = { host, key_authorization: keyAuthorization, owner: this.instanceId };
       await this.client.call('/v3/kv/put', { key: encode(this.challengeKey(token)), value: encode(JSON.stringify(value)), lease: granted.ID }, 'once');
-      await delivered;
+      if (this.watch !== undefined) await delivered;
     } finally {
+      clearTimeout(timer);
       this.waiting.delete(token);
     }
   }
 
   /** Deletes a token (its lease would drop it anyway); never throws. */
   async withdrawChallenge(token: string): Promise<void> {
+    const lease = this.leases.get(token);
+    this.leases.delete(token);
+    if (lease !== undefined) return this.revoke(lease);
     try {
       await this.client.call('/v3/kv/deleterange', { key: encode(this.challengeKey(token)) }, 'once');
     } catch (err) {
