@@ -16,6 +16,8 @@ import { HealthChecker } from './health/checker.js';
 import { inProcess, singleProcess } from './in-process.js';
 import { Metrics } from './metrics/metrics.js';
 import { splitHostPort } from './net/host-port.js';
+import type { CountsSource } from './rollout/analysis-builtin.js';
+import { RolloutRunner } from './rollout/runner.js';
 import { StateController } from './state/controller.js';
 import { FleetStateStore } from './state/etcd/fleet-store.js';
 import type { FileStateStore } from './state/file-store.js';
@@ -33,6 +35,8 @@ export class Switchyard {
   readonly certificates: CertificateStore;
   readonly log: Logger;
   readonly admin: FastifyInstance;
+  /** Rollouts of every service (SPEC §10). */
+  readonly rollouts: RolloutRunner;
   /** ACME certificates: orders, renewals, http-01 answers. */
   readonly acme: AcmeManager;
   private readonly health: HealthChecker;
@@ -69,6 +73,7 @@ export class Switchyard {
         })
       : undefined;
     this.health = new HealthChecker(controller);
+    this.rollouts = new RolloutRunner({ controller, counts: metrics ? rolloutCounts(metrics) : undefined, log });
     this.acme = new AcmeManager({ store: certificates, events, log, certsDir: config.certs_dir, fleet: fleet?.acmeFleet() });
     this.plane = plane({ controller, certificates, metrics, challenges: this.acme.challenges, log });
     const hooks = webhookListener(() => controller.currentConfig.hooks, log);
@@ -81,6 +86,7 @@ export class Switchyard {
       config,
       token,
       controller,
+      rollouts: this.rollouts,
       certificates,
       acme: this.acme,
       websockets,
@@ -123,6 +129,8 @@ export class Switchyard {
       await app.admin.listen(splitHostPort(config.admin.listen));
       await app.acme.start(config);
       await app.fleet?.join(app.adminUrl);
+      // Stored rollouts go on once traffic flows again (their analysis needs it).
+      app.rollouts.start();
     } catch (err) {
       await app.stop(0);
       throw err;
@@ -169,6 +177,7 @@ export class Switchyard {
   /** Graceful stop: /healthz turns 503, listeners stop accepting, in-flight requests finish (up to `timeout` ms). */
   async stop(timeout = this.controller.currentConfig.shutdown_timeout): Promise<void> {
     this.stopping = true;
+    this.rollouts.stop();
     this.health.stop();
     this.acme.stop();
     this.closeEventStream();
@@ -179,4 +188,13 @@ export class Switchyard {
     // Last: leaving the fleet revokes the member lease, so ?wait=all elsewhere stops waiting for this instance.
     await this.fleet?.close();
   }
+}
+
+/** What builtin rollout analysis reads: a stack's response counts, brought up to date first (with workers, their latest reports). */
+function rolloutCounts(metrics: Metrics): CountsSource {
+  return async (service, stack) => {
+    await metrics.refresh();
+    const series = metrics.counters.of(service, stack);
+    return { codes: series.codes, buckets: series.buckets, bounds: metrics.counters.bounds, count: series.count };
+  };
 }

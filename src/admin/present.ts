@@ -1,5 +1,6 @@
 import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
+import { presentRollout } from '../rollout/record.js';
 import type { ServiceRoute } from '../routing/service-route.js';
 
 /** The JSON form of a target: health as the checkers last wrote it. */
@@ -41,6 +42,8 @@ export function presentService(route: ServiceRoute, websockets: (service: string
     balance: route.config.balance,
     sticky: route.config.sticky,
     failover: route.config.failover,
+    overrides: route.state.overrides ?? route.config.overrides,
+    rollout: route.state.rollout === undefined ? null : presentRollout(route, route.state.rollout),
     stacks: Object.fromEntries(route.pools.map((p, i) => [p.name, presentStack(route, p, i, websockets)])),
   };
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { AcmeManager } from '../acme/manager.js';
 import type { Config } from '../config/schema.js';
 import { splitHostPort } from '../net/host-port.js';
+import type { RolloutRunner } from '../rollout/runner.js';
 import type { StateController } from '../state/controller.js';
 import type { FleetMember } from '../state/etcd/records.js';
 import type { CertificateStore } from '../tls/store.js';
@@ -13,6 +14,8 @@ import { attachEventStream } from './routes/events.js';
 import { registerFleetRoute } from './routes/fleet.js';
 import { registerHealthRoute } from './routes/health.js';
 import { type MetricsPage, registerMetricsRoute } from './routes/metrics.js';
+import { registerOverrideRoutes } from './routes/overrides.js';
+import { registerRolloutRoutes } from './routes/rollouts.js';
 import { registerServiceRoutes } from './routes/services.js';
 import { registerDashboard } from './routes/ui.js';
 import { registerWorkersRoute, type WorkersView } from './routes/workers.js';
@@ -31,6 +34,8 @@ export interface AdminDeps {
   /** Bearer token (see adminToken). */
   readonly token: string | undefined;
   readonly controller: StateController;
+  /** Rollouts of every service (SPEC §10). */
+  readonly rollouts: RolloutRunner;
   readonly certificates: CertificateStore;
   /** ACME orders and renewals (next renewals, POST /v1/certificates/acme). */
   readonly acme: AcmeManager;
@@ -66,6 +71,8 @@ export function createAdminServer(deps: AdminDeps): { app: FastifyInstance; clos
   registerHealthRoute(app, { stopping: deps.stopping, generation: () => controller.snapshot.generation });
   const expiringCertificates = () => certificates.list().flatMap((c) => (c.expires_soon ? [c.name] : []));
   registerServiceRoutes(app, { controller, websockets: deps.websockets, expiringCertificates });
+  registerRolloutRoutes(app, { rollouts: deps.rollouts });
+  registerOverrideRoutes(app, { controller, websockets: deps.websockets });
   registerCertificateRoutes(app, { store: certificates, defaultCerts: deps.defaultCerts, acme: deps.acme });
   registerFleetRoute(app, deps.fleet);
   if (deps.metrics) registerMetricsRoute(app, deps.metrics);

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { AdminClient } from './admin-client.js';
 import { registerCertCommands } from './commands/cert.js';
+import { registerRolloutCommands } from './commands/rollout.js';
 import { registerServiceCommands } from './commands/service.js';
 import { EXIT } from './run.js';
 import { startCommand } from './start.js';
@@ -40,6 +41,7 @@ program
 
 registerServiceCommands(program, client);
 registerCertCommands(program, client);
+registerRolloutCommands(program, client);
 
 try {
   await program.parseAsync(process.argv);

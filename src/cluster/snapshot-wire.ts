@@ -43,9 +43,11 @@ export function healthOf(target: Target): TargetHealth {
 function serviceWire(snapshot: RoutingSnapshot, name: string): ServiceWire {
   const route = snapshot.services.get(name);
   if (route === undefined) throw new Error(`no service ${name} in the snapshot`);
-  const { generation, weights, targets } = route.state;
+  const { generation, weights, targets, overrides } = route.state;
   const health = route.pools.flatMap((pool) => pool.targets.map(healthOf));
-  return { name, state: { generation, weights, targets }, active: route.active.name, health };
+  // Run-time overrides route requests in the workers too (they bump the generation, so a delta carries them).
+  const state = overrides === undefined ? { generation, weights, targets } : { generation, weights, targets, overrides };
+  return { name, state, active: route.active.name, health };
 }
 
 /**

@@ -2,32 +2,15 @@ import { z } from 'zod';
 import { normalizeHostName } from '../net/host-name.js';
 import { acmeHostProblem, MAX_ACME_HOSTS } from './acme-hosts.js';
 import { CERTIFICATE_NAME_PATTERN } from './certificate-names.js';
-import { parseDuration } from './duration.js';
+import { analysisSchema, gatesSchema, mirrorSchema, overridesSchema, rolloutSchema, STACK_ROLES } from './delivery-schema.js';
+import { durationSchema } from './duration.js';
+import { RELOADS, RESTART_ONLY } from './reload-marks.js';
 import { stateConfig } from './state-config.js';
 import { targetProblem } from './target-address.js';
 
-/**
- * When a key takes effect. Every key is marked, on itself or on the object that holds it
- * (src/config/reload-modes.ts reads the marks; the README's reference lists them):
- * - `reload`: a SIGHUP reload applies it to the running process;
- * - `restart`: read once at start; a reload that changes it logs the key with the running
- *   and the new value, and keeps the running value.
- */
-export type ReloadMode = 'reload' | 'restart';
-/** Metadata marking a key (or a whole object) as applied by a reload. */
-export const RELOADS = { reload: 'reload' } as const satisfies { reload: ReloadMode };
-/** Metadata marking a key (or a whole object) as read only at start. */
-export const RESTART_ONLY = { reload: 'restart' } as const satisfies { reload: ReloadMode };
+export { RELOADS, RESTART_ONLY, type ReloadMode } from './reload-marks.js';
 
-/** A duration in milliseconds, written as an integer or as `500ms`, `2s`, `1m`. */
-const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'must be a duration (integer ms or e.g. "2s")' });
-    return z.NEVER;
-  }
-  return ms;
-});
+const duration = durationSchema;
 
 /** A TCP port; 0 picks a free one (for tests). */
 const port = z.number().int().min(0).max(65535);
@@ -128,6 +111,16 @@ const service = z
     failover: z.boolean().default(false),
     /** Upstream response timeout (504 beyond it); default: upstream.response_timeout. */
     response_timeout: duration.optional(),
+    /** Default steps of rollouts of this service (SPEC §10). */
+    rollout: rolloutSchema.optional(),
+    /** How rollouts judge the new stack (`{"analysis":"default"}` steps run it). */
+    analysis: analysisSchema.prefault({}),
+    /** Webhooks a rollout waits for: before its first step and before the new stack gets 100 %. */
+    gates: gatesSchema.prefault({}),
+    /** Requests matching a header or cookie go to a given stack, regardless of weights and sticky cookies. */
+    overrides: overridesSchema,
+    /** Copies a share of idempotent requests to another stack, fire-and-forget. */
+    mirror: mirrorSchema.optional(),
   })
   .strict()
   .superRefine((svc, ctx) => {
@@ -136,6 +129,12 @@ const service = z
     if (svc.active !== undefined && !names.includes(svc.active)) {
       ctx.addIssue({ code: 'custom', path: ['active'], message: `must name one of the stacks (${names.join(', ')})` });
     }
+    const known = (to: string) => STACK_ROLES.includes(to) || names.includes(to);
+    const message = `must be "active", "standby" or one of the stacks (${names.join(', ')})`;
+    svc.overrides.forEach((override, i) => {
+      if (!known(override.to)) ctx.addIssue({ code: 'custom', path: ['overrides', i, 'to'], message });
+    });
+    if (svc.mirror !== undefined && !known(svc.mirror.to)) ctx.addIssue({ code: 'custom', path: ['mirror', 'to'], message });
   });
 
 const listener = z
@@ -385,6 +384,9 @@ export type Config = z.output<typeof configSchema>;
 export type ServiceConfig = Config['services'][number];
 export type ListenerConfig = Config['listeners'][number];
 export type HealthCheckConfig = NonNullable<ServiceConfig['health_check']>;
+export type AnalysisConfig = ServiceConfig['analysis'];
+export type GatesConfig = ServiceConfig['gates'];
+export type MirrorConfig = NonNullable<ServiceConfig['mirror']>;
 /** The `acme` section, defaults filled in. */
 export type AcmeConfig = NonNullable<Config['acme']>;
 /** One entry of `certificates`. */

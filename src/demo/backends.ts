@@ -1,7 +1,42 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { splitHostPort } from '../net/host-port.js';
+
+/** Path of a demo backend that sets the share of requests it fails with 500: `POST /_demo/fail?rate=0.1`. */
+export const DEMO_FAIL_PATH = '/_demo/fail';
+
+/**
+ * A demo backend: `hello from <stack>`, `OK` on /health, and a failure switch for the
+ * canary walk-through: after `POST /_demo/fail?rate=0.1` exactly one request in ten
+ * (evenly spread, /health aside) answers 500, so anyone can watch an automatic abort.
+ */
+export function demoHandler(stack: string): (req: IncomingMessage, res: ServerResponse) => void {
+  const body = `hello from ${stack}\n`;
+  let rate = 0;
+  let served = 0;
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://demo');
+    if (url.pathname === DEMO_FAIL_PATH && req.method === 'POST') {
+      const wanted = Number(url.searchParams.get('rate') ?? '0');
+      rate = Number.isFinite(wanted) ? Math.min(1, Math.max(0, wanted)) : 0;
+      served = 0;
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(`${stack} fails ${rate * 100}% of requests\n`);
+      return;
+    }
+    if (url.pathname === '/health') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('OK\n');
+      return;
+    }
+    served++;
+    // Fails when the running count of failures due crosses a whole number: exactly `rate` of requests.
+    if (Math.floor(served * rate) > Math.floor((served - 1) * rate)) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${stack} failed on purpose\n`);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
+  };
+}
 
 /**
  * With `demo_backends: true`, switchyard starts a tiny server at every loopback target
@@ -18,11 +53,7 @@ export async function startDemoBackends(config: Config, log: Logger): Promise<Se
         const { host, port } = splitHostPort(address);
         if (started.has(address) || !(host === 'localhost' || host.startsWith('127.'))) continue;
         started.add(address);
-        const body = `hello from ${stack}\n`;
-        const server = createServer((req, res) => {
-          res.writeHead(200, { 'content-type': 'text/plain' });
-          res.end(req.url === '/health' ? 'OK\n' : body);
-        });
+        const server = createServer(demoHandler(stack));
         try {
           await new Promise<void>((resolve, reject) => {
             server.once('error', reject);

@@ -1,4 +1,8 @@
-import type { Weights } from '../routing/service-state.js';
+import type { Override } from '../config/delivery-schema.js';
+import type { RolloutPhase, Weights } from '../routing/service-state.js';
+
+/** What happened to a rollout. */
+export type RolloutAction = 'started' | 'step' | 'analysis' | 'gate' | 'paused' | 'resumed' | 'promoted' | 'completed' | 'aborted';
 
 /**
  * Events published on the admin event stream and to webhooks. In a fleet (SPEC §9),
@@ -21,6 +25,22 @@ export type SwitchyardEvent =
   | { type: 'failover'; time: string; service: string; from: string; to: string }
   | { type: 'certificate'; time: string; name: string; action: 'added' | 'replaced' | 'deleted'; fingerprint256?: string; origin?: string }
   | { type: 'reload'; time: string; generation: number }
+  | { type: 'overrides'; time: string; service: string; overrides: readonly Override[]; generation: number; origin?: string }
+  | {
+      type: 'rollout';
+      time: string;
+      service: string;
+      action: RolloutAction;
+      from: string;
+      to: string;
+      state: RolloutPhase;
+      /** Index of the current step, and how many there are. */
+      step: number;
+      steps: number;
+      weights: Weights;
+      analysis: Readonly<Record<string, unknown>> | null;
+      reason: string | null;
+    }
   | AcmeEvent;
 
 /**

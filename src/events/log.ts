@@ -27,6 +27,13 @@ export function eventLog(log: Logger): EventListener {
       case 'failover':
         log.warn({ service: event.service, from: event.from, to: event.to }, 'failover: active stack has no healthy target');
         return;
+      case 'overrides':
+        log.info({ service: event.service, overrides: event.overrides, generation: event.generation }, 'overrides replaced');
+        return;
+      case 'rollout':
+        if (event.action !== 'analysis')
+          log[event.action === 'aborted' ? 'warn' : 'info']({ rollout: event }, `rollout ${event.action}: ${event.service} → ${event.to}`);
+        return;
       case 'certificate':
       case 'reload':
       case 'acme':

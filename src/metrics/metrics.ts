@@ -46,11 +46,17 @@ export class Metrics {
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     this.responses = new ResponseSeries(
       this.registry,
-      { requests: 'switchyard_requests_total', duration: 'switchyard_request_duration_seconds', errors: 'switchyard_upstream_errors_total' },
+      {
+        requests: 'switchyard_requests_total',
+        duration: 'switchyard_request_duration_seconds',
+        errors: 'switchyard_upstream_errors_total',
+        mirrors: 'switchyard_mirror_requests_total',
+      },
       {
         requests: 'Requests answered, by service, stack and status code.',
         duration: 'Time from request arrival to the end of the response.',
         errors: 'Failed upstream attempts, by kind (connect, timeout, reset, protocol, 5xx).',
+        mirrors: 'Requests copied to a mirror stack, by result: answered, failed (no target, refused, reset, timed out) or dropped (over a limit).',
       },
       DURATION_BUCKETS,
     );

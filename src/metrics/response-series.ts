@@ -17,6 +17,8 @@ export interface SeriesNames {
   readonly duration: string;
   /** Failed upstream attempts by target and kind; left out, they are counted but not exposed. */
   readonly errors?: string;
+  /** Mirrored copies by result; left out, they are counted but not exposed. */
+  readonly mirrors?: string;
 }
 
 /**
@@ -39,6 +41,10 @@ export class ResponseSeries {
     if (names.errors !== undefined) {
       const errors = names.errors;
       registry.registerMetric(this.metric(errors, help.errors ?? errors, 'counter', () => this.errorValues(errors)) as unknown as Metric);
+    }
+    if (names.mirrors !== undefined) {
+      const mirrors = names.mirrors;
+      registry.registerMetric(this.metric(mirrors, help.mirrors ?? mirrors, 'counter', () => this.mirrorValues(mirrors)) as unknown as Metric);
     }
   }
 
@@ -76,6 +82,14 @@ export class ResponseSeries {
       out.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${name}_bucket` } as MetricValue<string>);
       out.push({ labels: { ...s.labels }, value: s.sum, metricName: `${name}_sum` } as MetricValue<string>);
       out.push({ labels: { ...s.labels }, value: s.count, metricName: `${name}_count` } as MetricValue<string>);
+    }
+    return out;
+  }
+
+  private mirrorValues(name: string): MetricValue<string>[] {
+    const out: MetricValue<string>[] = [];
+    for (const s of this.counters.all()) {
+      for (const [result, value] of s.mirrors) out.push({ labels: { ...s.labels, result }, value, metricName: name } as MetricValue<string>);
     }
     return out;
   }

@@ -1,4 +1,4 @@
-import type { StackMeter, UpstreamErrorKind } from '../pool/stack-meter.js';
+import type { MirrorResult, StackMeter, UpstreamErrorKind } from '../pool/stack-meter.js';
 import type { Target } from '../pool/target.js';
 
 /** Request duration buckets for a proxy: 0.5 ms to 10 s (every process counts with these, so a primary can add workers' counts up). */
@@ -19,6 +19,8 @@ export interface StackCounts {
   readonly count: number;
   /** Failed upstream attempts: `[target, kind, count]`. */
   readonly errors: readonly (readonly [string, UpstreamErrorKind, number])[];
+  /** Requests mirrored to this stack (SPEC §10): `[result, count]`; absent when none. */
+  readonly mirrors?: readonly (readonly [MirrorResult, number])[];
 }
 
 /** Label values of one series; `worker` only on a page with `metrics.per_worker`. */
@@ -41,9 +43,13 @@ export class StackSeries {
   readonly errors = new Map<string, number>();
   sum = 0;
   count = 0;
+  /** Mirrored copies to this stack, by result. */
+  readonly mirrors = new Map<MirrorResult, number>();
   /** All failed upstream attempts, so a report can tell a changed series by two numbers. */
   errorCount = 0;
-  /** `count + errorCount` when last reported (see ResponseCounters.changed). */
+  /** All mirrored copies, for the same reason. */
+  mirrorCount = 0;
+  /** `count + errorCount + mirrorCount` when last reported (see ResponseCounters.changed). */
   reported = 0;
 
   constructor(labels: SeriesLabels, bounds: readonly number[]) {
@@ -70,6 +76,12 @@ export class StackSeries {
     this.errorCount++;
   }
 
+  /** One request mirrored to this stack, and what became of it. */
+  mirror(result: MirrorResult): void {
+    this.mirrors.set(result, (this.mirrors.get(result) ?? 0) + 1);
+    this.mirrorCount++;
+  }
+
   /** The counts as plain data. */
   toCounts(): StackCounts {
     const errors = [...this.errors].map(([key, n]) => {
@@ -77,7 +89,8 @@ export class StackSeries {
       return [key.slice(0, at), key.slice(at + 1) as UpstreamErrorKind, n] as const;
     });
     const { service, stack } = this.labels;
-    return { service, stack, codes: [...this.codes], buckets: [...this.buckets], sum: this.sum, count: this.count, errors };
+    const counts = { service, stack, codes: [...this.codes], buckets: [...this.buckets], sum: this.sum, count: this.count, errors };
+    return this.mirrors.size === 0 ? counts : { ...counts, mirrors: [...this.mirrors] };
   }
 
   /** Adds another process's counts to these (the primary summing its workers). */
@@ -90,6 +103,10 @@ export class StackSeries {
       const key = `${target}\u0000${kind}`;
       this.errors.set(key, (this.errors.get(key) ?? 0) + n);
       this.errorCount += n;
+    }
+    for (const [result, n] of counts.mirrors ?? []) {
+      this.mirrors.set(result, (this.mirrors.get(result) ?? 0) + n);
+      this.mirrorCount += n;
     }
     this.sum += counts.sum;
     this.count += counts.count;
@@ -132,6 +149,9 @@ export class ResponseCounters {
       upstreamError(target: Target, kind: UpstreamErrorKind) {
         series.upstreamError(target.address, kind);
       },
+      mirror(result: MirrorResult) {
+        series.mirror(result);
+      },
     };
   }
 
@@ -144,7 +164,7 @@ export class ResponseCounters {
   changed(): StackCounts[] {
     const out: StackCounts[] = [];
     for (const s of this.series.values()) {
-      const mark = s.count + s.errorCount;
+      const mark = s.count + s.errorCount + s.mirrorCount;
       if (mark === s.reported) continue;
       s.reported = mark;
       out.push(s.toCounts());

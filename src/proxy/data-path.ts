@@ -9,6 +9,7 @@ import type { CertificateProvider } from '../tls/provider.js';
 import type { Forwarder } from './exchange.js';
 import { FailoverNotices } from './failover.js';
 import { ListenerSet } from './listener-set.js';
+import { Mirror } from './mirror.js';
 import { RawForwarder } from './raw-forwarder.js';
 import { WebSocketProxy, WebSocketRegistry } from './websocket.js';
 import { WebSocketDrain } from './websocket-drain.js';
@@ -43,6 +44,7 @@ export class DataPath {
   private readonly wsProxy: WebSocketProxy;
   private readonly drain: WebSocketDrain;
   private readonly listeners: ListenerSet;
+  private readonly mirror = new Mirror();
 
   constructor(deps: DataPathDeps) {
     const { controller, certificates, log } = deps;
@@ -68,6 +70,7 @@ export class DataPath {
       certificates,
       failover,
       unmatched: deps.unmatched,
+      mirror: this.mirror,
       responseHeaders: deps.responseHeaders,
       challenges: deps.challenges,
       log,
@@ -117,5 +120,6 @@ export class DataPath {
     await this.listeners.close(timeout);
     this.wsProxy.close();
     this.forwarder.close();
+    this.mirror.close();
   }
 }

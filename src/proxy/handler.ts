@@ -12,6 +12,8 @@ import { readH2RequestHead } from './h2-head.js';
 import { readRequestHead, type ListenerFacts, type RequestHead } from './headers.js';
 import { ALLOWED_METHODS } from './refuse.js';
 import { ASTERISK, parseRequestTarget } from './request-target.js';
+import type { Mirror } from './mirror.js';
+import { overrideStack } from './overrides.js';
 import { respondError } from './respond.js';
 
 /** What one listener adds to routing. */
@@ -44,6 +46,8 @@ export class RequestHandler {
   draining = false;
   /** Logger for one line per request (`logging.access_log`), or undefined. */
   accessLog: Logger | undefined;
+  /** Sends the copies of services with a `mirror`. */
+  mirror: Mirror | undefined;
   /** ACME http-01 tokens in flight, answered before routing; set on plain-HTTP listeners only. */
   acmeChallenges: ChallengeResponder | undefined;
 
@@ -132,14 +136,22 @@ export class RequestHandler {
       this.unmatchedMeter.response(respondError(res, 'NO_ROUTE', 'no service matches this host and path'), (performance.now() - startedAt) / 1000);
       return;
     }
-    const pool = this.listener.routeToStandby ? route.standby : chooseStack(route, head.cookie);
+    let pool: StackPool;
+    let overridden: StackPool | undefined;
+    if (this.listener.routeToStandby) pool = route.standby;
+    else {
+      // Overrides beat weights and sticky cookies (SPEC §10); only services that have some look.
+      overridden = route.overrides === null ? undefined : overrideStack(route.overrides, req.rawHeaders, head.cookie);
+      pool = overridden ?? chooseStack(route, head.cookie);
+    }
     const placement = this.place(route, pool);
     if (placement === undefined) {
       const status = respondError(res, 'NO_HEALTHY_TARGET', `service "${route.name}" stack "${pool.name}" has no healthy target`);
       pool.meter.response(status, (performance.now() - startedAt) / 1000);
       return;
     }
-    const extra = this.extraHeaders(route, placement.pool, head.cookie);
+    // An overridden request is not pinned: the sticky cookie would keep its client there after the header is gone.
+    const extra = overridden === undefined ? this.extraHeaders(route, placement.pool, head.cookie) : this.listener.responseHeaders;
     this.forwarder.forward(
       new Exchange({
         req,
@@ -154,6 +166,10 @@ export class RequestHandler {
         accessLog: this.accessLog,
       }),
     );
+    // After the forwarder took the request (and its body listener): the copy never goes first.
+    if (route.mirror !== null && this.mirror !== undefined && !this.listener.routeToStandby) {
+      this.mirror.copy(route.name, route.mirror, placement.pool, req, head.headers, head.hasBody);
+    }
   }
 
   private place(route: ServiceRoute, pool: StackPool): Placement | undefined {

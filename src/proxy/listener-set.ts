@@ -13,6 +13,7 @@ import type { Forwarder } from './exchange.js';
 import type { FailoverNotices } from './failover.js';
 import { type ListenerRouting, RequestHandler } from './handler.js';
 import { ProxyListener } from './listener.js';
+import type { Mirror } from './mirror.js';
 import type { WebSocketProxy } from './websocket.js';
 
 /** What every listener shares. */
@@ -24,6 +25,8 @@ export interface ListenerDeps {
   readonly failover: FailoverNotices;
   /** Counts requests that match no service. */
   readonly unmatched: StackMeter;
+  /** Sends mirrored copies. */
+  readonly mirror: Mirror;
   /** Header name/value pairs, flat, added to every proxied response on every listener. */
   readonly responseHeaders?: readonly string[] | undefined;
   /** ACME http-01 answers, checked before routing on plain-HTTP listeners. */
@@ -180,6 +183,7 @@ export class ListenerSet {
     const handler = new RequestHandler(deps.controller, deps.forwarder, routing);
     handler.unmatchedMeter = deps.unmatched;
     handler.onFailover = deps.failover.notice;
+    handler.mirror = deps.mirror;
     if (!config.tls) handler.acmeChallenges = deps.challenges;
     const tls = config.tls ? tlsServerOptions(deps.certificates, config) : undefined;
     const onUpgrade = deps.websockets.handle.bind(deps.websockets, routing);

@@ -7,6 +7,7 @@ import { chooseStack } from '../routing/service-route.js';
 import type { RoutingSource } from '../state/routing-source.js';
 import type { ListenerRouting } from './handler.js';
 import { readRequestHead } from './headers.js';
+import { overrideStack } from './overrides.js';
 import { closeSocket, refuse } from './refuse.js';
 import { ASTERISK, parseRequestTarget } from './request-target.js';
 import { CLOSE_GOING_AWAY, WebSocketGuard } from './websocket-guard.js';
@@ -145,7 +146,8 @@ export class WebSocketProxy {
       refuse(socket, 'NO_ROUTE');
       return;
     }
-    const pool = listener.routeToStandby ? route.standby : chooseStack(route, request.cookie);
+    const overridden = listener.routeToStandby || route.overrides === null ? undefined : overrideStack(route.overrides, req.rawHeaders, request.cookie);
+    const pool = listener.routeToStandby ? route.standby : (overridden ?? chooseStack(route, request.cookie));
     const target = pool.pick();
     if (target === undefined) {
       refuse(socket, 'NO_HEALTHY_TARGET');

@@ -25,6 +25,33 @@ export interface ServiceRoute {
   readonly stickyCookie: string | undefined;
   /** Upstream response timeout in ms. */
   readonly responseTimeout: number;
+  /** Header/cookie overrides, checked before weights and sticky cookies; null when there are none. */
+  readonly overrides: readonly RouteOverride[] | null;
+  /** Where a share of idempotent requests is copied; null when the service mirrors nothing. */
+  readonly mirror: RouteMirror | null;
+}
+
+/** One override, resolved to its pool when the snapshot was built. */
+export interface RouteOverride {
+  /** Lower-case header name to match, or undefined for a cookie override. */
+  readonly header: string | undefined;
+  /** Cookie name to match, or undefined for a header override. */
+  readonly cookie: string | undefined;
+  readonly value: string;
+  readonly pool: StackPool;
+}
+
+/** The mirror of a service, resolved to its pool when the snapshot was built. */
+export interface RouteMirror {
+  readonly pool: StackPool;
+  /** Share copied, 0–100. */
+  readonly percent: number;
+  /** Largest body copied, in bytes. */
+  readonly maxBody: number;
+  /** Most copies in flight for the service. */
+  readonly maxConcurrent: number;
+  /** A copy not answered within this (ms) is given up. */
+  readonly timeout: number;
 }
 
 /** Weighted draw of a stack; with `sticky: cookie` a cookie naming a weighted stack wins. */

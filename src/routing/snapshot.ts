@@ -4,7 +4,7 @@ import type { TargetSource } from '../pool/registry.js';
 import { StackPool } from '../pool/stack-pool.js';
 import type { ServiceState, Weights } from './service-state.js';
 import { HostRouter } from './host-router.js';
-import type { ServiceRoute } from './service-route.js';
+import type { RouteMirror, RouteOverride, ServiceRoute } from './service-route.js';
 
 /** An immutable view of routing, built off the hot path and swapped by one assignment. */
 export interface RoutingSnapshot {
@@ -68,6 +68,24 @@ function buildService(
   const weighted = pools.filter((_, i) => (weights[i] ?? 0) > 0);
   const active = pools[activeIndex(weights, previousActive, names)] as StackPool;
   const standby = pools.find((p) => p !== active) ?? active;
+  // `active` and `standby` are settled per snapshot: a weight change rebuilds it, so they follow.
+  const resolve = (to: string): StackPool | undefined => (to === 'active' ? active : to === 'standby' ? standby : pools.find((p) => p.name === to));
+  const overrides: RouteOverride[] = [];
+  for (const o of state.overrides ?? service.overrides) {
+    const pool = resolve(o.to);
+    if (pool !== undefined) overrides.push({ header: o.header?.toLowerCase(), cookie: o.cookie, value: o.value, pool });
+  }
+  const mirrorPool = service.mirror === undefined ? undefined : resolve(service.mirror.to);
+  const mirror: RouteMirror | null =
+    service.mirror === undefined || mirrorPool === undefined || service.mirror.percent === 0
+      ? null
+      : {
+          pool: mirrorPool,
+          percent: service.mirror.percent,
+          maxBody: service.mirror.max_body,
+          maxConcurrent: service.mirror.max_concurrent,
+          timeout: service.mirror.timeout,
+        };
   return {
     name: service.name,
     config: service,
@@ -82,6 +100,8 @@ function buildService(
     standby,
     stickyCookie: service.sticky === 'cookie' ? `switchyard.${service.name}` : undefined,
     responseTimeout: service.response_timeout ?? defaultTimeout,
+    overrides: overrides.length > 0 ? overrides : null,
+    mirror,
   };
 }
 

@@ -1,14 +1,16 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
+import { type Override, STACK_ROLES } from '../config/delivery-schema.js';
 import type { Config, ServiceConfig } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
 import { EventBus } from '../events/bus.js';
 import { NOOP_METER, type MeterFactory } from '../pool/stack-meter.js';
 import { type TargetDraft, TargetRegistry } from '../pool/registry.js';
 import type { ServiceRoute } from '../routing/service-route.js';
-import type { HistoryEntry, ServiceState, Weights } from '../routing/service-state.js';
+import { abortedRollout, type HistoryEntry, type RolloutRecord, rolloutInProgress, type ServiceState, type Weights } from '../routing/service-state.js';
 import { buildSnapshot, initialState, type RoutingSnapshot } from '../routing/snapshot.js';
 import { SerialQueue } from '../serial-queue.js';
+import { fitDelivery } from './fit-delivery.js';
 import { remoteEvents } from './remote-events.js';
 import { type MutationEvent, type StateStore, StoreConflict, type VersionedState } from './state-store.js';
 
@@ -28,6 +30,23 @@ export interface MutationOptions {
   readonly actor?: string | undefined;
   /** `all`: answer only once every live fleet instance serves the change (`?wait=all`). */
   readonly wait?: 'all' | undefined;
+}
+
+/** What a rollout writes in one durable step: its record and, with `weights`, a weight change. */
+export interface RolloutWrite {
+  readonly rollout: RolloutRecord;
+  /** Weights to apply as an ordinary weight change (generation, history entry, event); stacks left out get 0. */
+  readonly weights?: Weights | undefined;
+  /** History reason of the weight change, e.g. `rollout step 2/6: weight 50`. */
+  readonly reason?: string | undefined;
+  /** Apply even when a stack gaining weight has no healthy target (an abort going back). */
+  readonly force?: boolean | undefined;
+}
+
+/** A mutation's new state and the event announcing it (none for a rollout's bookkeeping). */
+interface Change {
+  readonly state: ServiceState;
+  readonly event?: MutationEvent | undefined;
 }
 
 /** What goes with a reload and must succeed or fail with it (binding new listeners). */
@@ -143,7 +162,7 @@ export class StateController {
     return this.mutate(service, options, (route) => {
       if (!route.stacks.has(stack)) throw new SwitchyardError('UNKNOWN_STACK', `service "${service}" has no stack "${stack}"`);
       const weights = Object.fromEntries(route.pools.map((p) => [p.name, p.name === stack ? 100 : 0]));
-      return this.weightChange(route, weights, 'switch', options);
+      return this.manualChange(route, weights, 'switch', options);
     });
   }
 
@@ -156,7 +175,7 @@ export class StateController {
       }
       const full = Object.fromEntries(route.pools.map((p) => [p.name, weights[p.name] ?? 0]));
       if (Object.values(full).every((w) => w === 0)) throw new SwitchyardError('INVALID_WEIGHTS', 'weights must not all be zero');
-      return this.weightChange(route, full, 'weights', options);
+      return this.manualChange(route, full, 'weights', options);
     });
   }
 
@@ -167,7 +186,7 @@ export class StateController {
       if (!last) throw new SwitchyardError('NO_HISTORY', `service "${service}" has no change to roll back`);
       const weights = Object.fromEntries(route.pools.map((p) => [p.name, last.from[p.name] ?? 0]));
       if (Object.values(weights).every((w) => w === 0)) throw new SwitchyardError('NO_HISTORY', 'the previous weights no longer apply');
-      return this.weightChange(route, weights, 'rollback', options);
+      return this.manualChange(route, weights, 'rollback', options);
     });
   }
 
@@ -181,6 +200,40 @@ export class StateController {
         state: next,
         event: { type: 'targets', time: new Date().toISOString(), service, stack, targets: next.targets[stack] ?? [], generation: next.generation },
       };
+    });
+  }
+
+  /** Replaces the service's overrides at run time (they win over the config's from now on). */
+  setOverrides(service: string, overrides: readonly Override[], options: MutationOptions = {}): Promise<ServiceRoute> {
+    return this.mutate(service, options, (route) => {
+      overrides.forEach((override, i) => {
+        if (!STACK_ROLES.includes(override.to) && !route.stacks.has(override.to)) {
+          throw new SwitchyardError('INVALID_OVERRIDE', `overrides[${i}].to: service "${service}" has no stack "${override.to}"`);
+        }
+      });
+      const state: ServiceState = { ...route.state, generation: route.state.generation + 1, overrides: [...overrides] };
+      return {
+        state,
+        event: { type: 'overrides', time: new Date().toISOString(), service, overrides: state.overrides ?? [], generation: state.generation },
+      };
+    });
+  }
+
+  /**
+   * Records a rollout's state in one durable step. With `weights` it is also an ordinary
+   * weight change (generation, history entry, event, `on_switch`); without, only the
+   * record changes (no generation, no history). `change` runs inside the serialized
+   * mutation with the current route (again, after a lost fleet race) and throws to write nothing.
+   */
+  recordRollout(service: string, change: (route: ServiceRoute) => RolloutWrite): Promise<ServiceRoute> {
+    return this.mutate(service, {}, (route) => {
+      const write = change(route);
+      const weights = write.weights === undefined ? undefined : Object.fromEntries(route.pools.map((p) => [p.name, write.weights?.[p.name] ?? 0]));
+      if (weights === undefined || route.pools.every((p) => weights[p.name] === route.state.weights[p.name])) {
+        return { state: { ...route.state, rollout: write.rollout } };
+      }
+      const weighted = this.weightChange(route, weights, 'weights', { reason: write.reason, actor: 'rollout', force: write.force });
+      return { ...weighted, state: { ...weighted.state, rollout: write.rollout } };
     });
   }
 
@@ -268,6 +321,17 @@ export class StateController {
     }
   }
 
+  /** A switch, weights or rollback call: refused while a rollout is in progress, unless forced (which aborts the rollout). */
+  private manualChange(route: ServiceRoute, to: Weights, reason: 'switch' | 'weights' | 'rollback', options: MutationOptions): Change {
+    const rollout = route.state.rollout;
+    if (!rolloutInProgress(rollout)) return this.weightChange(route, to, reason, options);
+    if (!options.force) {
+      throw new SwitchyardError('ROLLOUT_IN_PROGRESS', `service "${route.name}" has a rollout to "${rollout.to}" in progress (abort it, or use force)`);
+    }
+    const change = this.weightChange(route, to, reason, options);
+    return { ...change, state: { ...change.state, rollout: abortedRollout(rollout, `aborted: ${reason} with force`, change.event.time) } };
+  }
+
   private weightChange(
     route: ServiceRoute,
     to: Weights,
@@ -301,11 +365,7 @@ export class StateController {
     };
   }
 
-  private mutate(
-    service: string,
-    options: MutationOptions,
-    change: (route: ServiceRoute) => { state: ServiceState; event: MutationEvent },
-  ): Promise<ServiceRoute> {
+  private mutate(service: string, options: MutationOptions, change: (route: ServiceRoute) => Change): Promise<ServiceRoute> {
     if (options.wait !== 'all') return this.queue.run(async () => (await this.commit(service, options, change)).route);
     // Outside the queue: waiting for the fleet must not hold up the next mutation.
     return this.queue
@@ -317,11 +377,7 @@ export class StateController {
   }
 
   /** Decides, stores durably, then applies one mutation; a lost race (a shared store) adopts the winner and decides again. */
-  private async commit(
-    service: string,
-    options: MutationOptions,
-    change: (route: ServiceRoute) => { state: ServiceState; event: MutationEvent },
-  ): Promise<{ route: ServiceRoute; version: number }> {
+  private async commit(service: string, options: MutationOptions, change: (route: ServiceRoute) => Change): Promise<{ route: ServiceRoute; version: number }> {
     for (let attempt = 1; ; attempt++) {
       const route = this.service(service);
       if (options.ifMatch !== undefined && options.ifMatch !== route.state.generation) {
@@ -329,7 +385,7 @@ export class StateController {
       }
       const decided = change(route);
       const origin = this.store.origin;
-      const event: MutationEvent = origin === undefined ? decided.event : { ...decided.event, origin };
+      const event: MutationEvent | undefined = origin === undefined || decided.event === undefined ? decided.event : { ...decided.event, origin };
       const state = decided.state;
       let version: number;
       try {
@@ -357,7 +413,7 @@ export class StateController {
       this.install(this.build(this.config, this.states));
       await this.applier?.(this.current);
       const updated = this.service(service);
-      this.events.publish('active' in event ? { ...event, active: updated.active.name } : event);
+      if (event !== undefined) this.events.publish('active' in event ? { ...event, active: updated.active.name } : event);
       this.store.applied(version);
       return { route: updated, version };
     }
@@ -381,9 +437,11 @@ function reconcile(service: ServiceConfig, stored: ServiceState, log: Logger): S
   const names = Object.keys(service.stacks);
   const weights = Object.fromEntries(names.map((n) => [n, stored.weights[n] ?? 0]));
   const targets = Object.fromEntries(Object.entries(stored.targets).filter(([stack]) => names.includes(stack)));
+  const delivery = fitDelivery(service, stored, log);
   if (Object.values(weights).every((w) => w === 0)) {
     log.warn({ service: service.name }, 'stored weights name no configured stack; using the config');
-    return { ...initialState(service), generation: stored.generation, history: stored.history, targets };
+    return { ...initialState(service), generation: stored.generation, history: stored.history, targets, ...delivery };
   }
-  return { ...stored, weights, targets };
+  const { overrides: _overrides, rollout: _rollout, ...rest } = stored;
+  return { ...rest, weights, targets, ...delivery };
 }

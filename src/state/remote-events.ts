@@ -22,7 +22,7 @@ export function remoteEvents(before: ServiceRoute | undefined, after: ServiceRou
   const origin = stored?.origin === undefined ? {} : { origin: stored.origin };
   const carried = stored?.event;
   if (carried !== undefined && carried.service === after.name && carried.generation === after.state.generation) {
-    return [carried.type === 'targets' ? { ...carried, ...origin } : { ...carried, ...origin, active: after.active.name }];
+    return [carried.type === 'targets' || carried.type === 'overrides' ? { ...carried, ...origin } : { ...carried, ...origin, active: after.active.name }];
   }
   const time = new Date().toISOString();
   const common = { time, service: after.name, generation: after.state.generation, ...origin };

@@ -13,7 +13,7 @@ export interface VersionedState {
 }
 
 /** The events a mutation publishes (and a shared store carries to the other instances). */
-export type MutationEvent = Extract<SwitchyardEvent, { type: 'switch' | 'weights' | 'rollback' | 'targets' }>;
+export type MutationEvent = Extract<SwitchyardEvent, { type: 'switch' | 'weights' | 'rollback' | 'targets' | 'overrides' }>;
 
 /** One mutation to store durably. */
 export interface StoreCommit {
@@ -24,7 +24,8 @@ export interface StoreCommit {
   readonly version: number;
   /** Every service's state with the change in (the file store writes them all). */
   readonly states: ReadonlyMap<string, ServiceState>;
-  readonly event: MutationEvent;
+  /** None when only a rollout's bookkeeping changed (no generation, nothing to announce). */
+  readonly event: MutationEvent | undefined;
 }
 
 /**

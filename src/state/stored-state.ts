@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { MAX_OVERRIDES, type Override, overrideSchema, rolloutStepsSchema } from '../config/delivery-schema.js';
 import { checkTarget } from '../config/target-address.js';
-import type { HistoryEntry, ServiceState, Weights } from '../routing/service-state.js';
+import type { HistoryEntry, RolloutRecord, ServiceState, Weights } from '../routing/service-state.js';
 
 /** The durable document: each service's runtime state by name. */
 export interface PersistedState {
@@ -37,6 +38,32 @@ const historyEntry = z.object({
   actor: z.string(),
   generation: z.number().int(),
 });
+
+const time = z.string().refine((value) => !Number.isNaN(Date.parse(value)), 'must be an ISO time');
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** A stored rollout record (SPEC §10); the etcd store reads its records with it too. */
+export const rolloutRecord = z
+  .object({
+    revision: generation,
+    from: z.string().min(1),
+    to: z.string().min(1),
+    steps: rolloutStepsSchema,
+    step: count,
+    state: z.enum(['running', 'paused', 'completed', 'aborted']),
+    held_by: z.enum(['operator', 'step']).nullable(),
+    pause_until: time.nullable(),
+    pause_left_ms: count.nullable(),
+    gates_passed: z.array(z.enum(['pre_rollout', 'pre_promotion'])),
+    passes: count,
+    failures: count,
+    analysis: z.record(z.string(), z.unknown()).nullable(),
+    reason: z.string().nullable(),
+    started_at: time,
+    updated_at: time,
+  })
+  .strict()
+  .refine((r) => r.step < r.steps.length, { message: 'step is past the last step', path: ['step'] })
+  .refine((r) => r.from !== r.to, { message: 'from and to are the same stack', path: ['to'] });
 
 /** Longest refused value quoted in a problem (a log line, not a dump). */
 const MAX_SHOWN = 200;
@@ -89,7 +116,40 @@ function readService(raw: unknown, report: Report): ServiceState | undefined {
     report('generation', gen, `must be an integer >= 1; using ${replacement}`);
     gen = replacement;
   }
-  return { generation: gen as number, weights, targets, history };
+  const state: ServiceState = { generation: gen as number, weights, targets, history };
+  const overrides = readOverrides(raw.overrides, report);
+  const rollout = readRollout(raw.rollout, report);
+  return { ...state, ...(overrides === undefined ? {} : { overrides }), ...(rollout === undefined ? {} : { rollout }) };
+}
+
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return `${issue?.path.join('.') || 'entry'}: ${issue?.message ?? 'invalid'}`;
+}
+
+/** Run-time overrides; undefined (the config's apply) when none were stored or the list is unusable. */
+function readOverrides(raw: unknown, report: Report): Override[] | undefined {
+  if (raw === undefined) return undefined;
+  if (!Array.isArray(raw) || raw.length > MAX_OVERRIDES) {
+    report('overrides', raw, `must be a list of at most ${MAX_OVERRIDES} overrides; the config's overrides apply`);
+    return undefined;
+  }
+  const kept: Override[] = [];
+  raw.forEach((value: unknown, i) => {
+    const entry = overrideSchema.safeParse(value);
+    if (entry.success) kept.push(entry.data);
+    else report(`overrides[${i}]`, value, `not an override (${firstIssue(entry.error)}); left out`);
+  });
+  return kept;
+}
+
+/** The stored rollout; a bad one is left out whole (no half-read rollout ever moves traffic). */
+function readRollout(raw: unknown, report: Report): RolloutRecord | undefined {
+  if (raw === undefined) return undefined;
+  const record = rolloutRecord.safeParse(raw);
+  if (record.success) return record.data;
+  report('rollout', raw, `not a rollout (${firstIssue(record.error)}); left out, no rollout is resumed`);
+  return undefined;
 }
 
 function readWeights(raw: unknown, report: Report): Weights {

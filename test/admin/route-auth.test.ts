@@ -7,7 +7,7 @@ import { PUBLIC_ROUTES } from '../../src/admin/app.js';
 import type { Switchyard } from '../../src/app.js';
 import { generateSelfSigned } from '../../src/tls/self-signed.js';
 import { rawHttp } from '../helpers/raw-http.js';
-import { startSwitchyard, tempDir } from '../helpers/switchyard.js';
+import { startSwitchyard, tempDir, waitFor } from '../helpers/switchyard.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const TOKEN = 'route-auth-7d1e';
@@ -158,6 +158,9 @@ describe('admin authorization', () => {
     port = Number(new URL(app.adminUrl).port);
     const site = await generateSelfSigned(['site.test']);
     await app.certificates.add('site', site.certPem, site.keyPem);
+    // A finished rollout (blue → green), so `GET .../rollout` has one to show and nothing holds the weights.
+    await app.rollouts.begin('web', { to: 'green', steps: [{ weight: 100 }] });
+    await waitFor(() => app.rollouts.get('web').state === 'completed');
     const upload = await generateSelfSigned(['upload.test']);
     // Bodies that succeed with the token, so that a refusal without it means the guard refused.
     bodies = {
@@ -167,6 +170,13 @@ describe('admin authorization', () => {
       'PUT /v1/services/:service/stacks/:stack/targets': { targets: [green.address] },
       'POST /v1/certificates': { name: 'uploaded', cert: upload.certPem, key: upload.keyPem },
       'POST /v1/certificates/self-signed': { name: 'generated', hosts: ['generated.test'] },
+      // Green is active again by then; pauses that wait for promote keep the rollout open for promote, pause, resume and abort.
+      'POST /v1/services/:service/rollouts': { to: 'blue', steps: [{ pause: {} }, { pause: {} }, { pause: {} }] },
+      'POST /v1/services/:service/rollout/promote': {},
+      'POST /v1/services/:service/rollout/pause': {},
+      'POST /v1/services/:service/rollout/resume': {},
+      'POST /v1/services/:service/rollout/abort': {},
+      'PUT /v1/services/:service/overrides': { overrides: [{ header: 'x-canary', value: 'always', to: 'standby' }] },
       'POST /v1/certificates/acme': { name: 'ordered', hosts: ['ordered.example.com'] },
     };
   });

@@ -45,7 +45,7 @@ describe('RoutingReplica', () => {
     const encoder = new RoutingEncoder();
     const first = encoder.next(controller.snapshot);
     expect(first.config).toBe(controller.currentConfig);
-    const replica = new RoutingReplica(first, () => ({ response() {}, upstreamError() {} }));
+    const replica = new RoutingReplica(first, () => ({ response() {}, upstreamError() {}, mirror() {} }));
     expect(view(replica.snapshot)).toEqual(view(controller.snapshot));
 
     await controller.switchTo('web', 'green');
@@ -70,20 +70,20 @@ describe('RoutingReplica', () => {
   it('breaks a weight tie as the primary did, also in a worker that starts at the tie', async () => {
     const controller = await open();
     const encoder = new RoutingEncoder();
-    const replica = new RoutingReplica(encoder.next(controller.snapshot), () => ({ response() {}, upstreamError() {} }));
+    const replica = new RoutingReplica(encoder.next(controller.snapshot), () => ({ response() {}, upstreamError() {}, mirror() {} }));
     await controller.switchTo('web', 'green');
     await controller.setWeights('web', { blue: 50, green: 50 });
     replica.apply(encoder.next(controller.snapshot));
     expect(controller.service('web').active.name).toBe('green');
     expect(replica.snapshot.services.get('web')?.active.name).toBe('green');
-    const fresh = new RoutingReplica(encoder.full(controller.snapshot), () => ({ response() {}, upstreamError() {} }));
+    const fresh = new RoutingReplica(encoder.full(controller.snapshot), () => ({ response() {}, upstreamError() {}, mirror() {} }));
     expect(view(fresh.snapshot)).toEqual(view(controller.snapshot));
   });
 
   it('takes the primary’s target health, and keeps Target objects across pushes', async () => {
     const controller = await open();
     const encoder = new RoutingEncoder();
-    const replica = new RoutingReplica(encoder.next(controller.snapshot), () => ({ response() {}, upstreamError() {} }));
+    const replica = new RoutingReplica(encoder.next(controller.snapshot), () => ({ response() {}, upstreamError() {}, mirror() {} }));
     const primaryTarget = controller.service('web').stacks.get('green')?.targets[1];
     const workerTarget = replica.snapshot.services.get('web')?.stacks.get('green')?.targets[1];
     if (!primaryTarget || !workerTarget) throw new Error('no target');

@@ -207,6 +207,8 @@ function onEvent(event: StreamEvent): void {
     case 'weights':
     case 'rollback':
     case 'targets':
+    case 'rollout':
+    case 'overrides':
       void loadService(event.service);
       break;
     case 'certificate':
@@ -262,6 +264,11 @@ const actions = {
   },
   async rollback(service: string, reason: string, generation: number) {
     return applied(await api.call<ServiceView>('POST', path(service, 'rollback'), { body: withReason(reason), ifMatch: generation }));
+  },
+  async rollout(service: string, action: 'promote' | 'pause' | 'resume' | 'abort', body: Record<string, unknown>) {
+    await api.call('POST', path(service, `rollout/${action}`), { body });
+    await loadService(service);
+    redraw();
   },
 };
 

@@ -1,7 +1,7 @@
 import { ActionsPanel, type ActionHandlers } from './actions.js';
 import { h } from './dom.js';
 import { ago, clock, millis, percent, rate, shares, weightsText } from './format.js';
-import { renderRollout } from './rollout.js';
+import { type RolloutHandlers, RolloutPanel } from './rollout.js';
 import { sparkline } from './sparkline.js';
 import type { FiguresPoint, HistoryEntry, ServiceView, StackView, TargetView } from './types.js';
 
@@ -107,8 +107,8 @@ function historyItem(entry: HistoryEntry): HTMLElement {
 }
 
 /**
- * One service: its stacks with weights, health and figures, the actions, the (reserved)
- * rollout region and its recent history. The actions keep their elements across updates;
+ * One service: its stacks with weights, health and figures, the actions, its rollout
+ * (progress and actions) and its recent history. The actions keep their elements across updates;
  * the read-only parts are redrawn.
  */
 export class ServiceCard {
@@ -116,14 +116,14 @@ export class ServiceCard {
   private readonly meta: HTMLElement;
   private readonly stacks: HTMLElement;
   private readonly actions: ActionsPanel;
-  private readonly rollout: HTMLElement;
+  private readonly rollout: RolloutPanel;
   private readonly history: HTMLElement;
 
-  constructor(name: string, handlers: ActionHandlers) {
+  constructor(name: string, handlers: ActionHandlers & RolloutHandlers) {
     this.actions = new ActionsPanel(name, handlers);
+    this.rollout = new RolloutPanel(name, handlers);
     this.meta = h('p', { class: 'meta' });
     this.stacks = h('div', { class: 'stacks' });
-    this.rollout = h('section', { class: 'rollout', 'aria-label': `Rollout of ${name}`, hidden: true });
     this.history = h('ol', { class: 'history' });
     this.root = h(
       'article',
@@ -131,7 +131,7 @@ export class ServiceCard {
       h('header', { class: 'service-head' }, h('h2', { id: `service-${name}` }, name), this.meta),
       this.stacks,
       this.actions.root,
-      this.rollout,
+      this.rollout.root,
       h('section', { class: 'history-part', 'aria-label': `History of ${name}` }, h('h3', null, 'Recent changes'), this.history),
     );
   }
@@ -143,7 +143,7 @@ export class ServiceCard {
     const share = shares(service.weights);
     this.stacks.replaceChildren(...Object.entries(service.stacks).map(([name, stack]) => stackSection(service, name, stack, share[name] ?? 0, figures, now)));
     this.actions.update(service, history);
-    renderRollout(this.rollout, service);
+    this.rollout.update(service, now);
     const recent = history.slice(-HISTORY_SHOWN).reverse();
     this.history.replaceChildren(...(recent.length > 0 ? recent.map(historyItem) : [h('li', { class: 'muted' }, 'No change yet.')]));
   }

@@ -22,6 +22,26 @@ export interface StackView {
   readonly targets: readonly TargetView[];
 }
 
+/** One rollout step as the API shows it. */
+export type RolloutStepView =
+  | { readonly weight: number }
+  | { readonly pause: string | number | Readonly<Record<string, never>> }
+  | { readonly analysis: string };
+
+/** A service's latest rollout (SPEC §10), as `GET /v1/services/:service/rollout` shows it. */
+export interface RolloutView {
+  readonly from: string;
+  readonly to: string;
+  readonly state: 'running' | 'paused' | 'completed' | 'aborted';
+  readonly step: number;
+  readonly steps: readonly RolloutStepView[];
+  readonly analysis: Readonly<Record<string, unknown>> | null;
+  readonly reason: string | null;
+  readonly held_by: 'operator' | 'step' | null;
+  readonly pause: { readonly until: string | null; readonly remaining_ms: number } | null;
+  readonly updated_at: string;
+}
+
 /** One service. */
 export interface ServiceView {
   readonly name: string;
@@ -34,6 +54,8 @@ export interface ServiceView {
   readonly balance: string;
   readonly sticky: string;
   readonly stacks: Readonly<Record<string, StackView>>;
+  /** The latest rollout, or null when the service never had one. */
+  readonly rollout?: RolloutView | null;
 }
 
 /** `GET /v1/services`. */
@@ -95,6 +117,8 @@ export type StreamEvent =
   | { type: 'failover'; time: string; service: string; from: string; to: string }
   | { type: 'certificate'; time: string; name: string; action: string }
   | { type: 'reload'; time: string; generation: number }
+  | { type: 'rollout'; time: string; service: string; action: string; state: string; reason: string | null }
+  | { type: 'overrides'; time: string; service: string }
   | ({
       type: 'figures';
       window_ms: number;

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { overrideSchema } from '../../config/delivery-schema.js';
 import type { ServiceState } from '../../routing/service-state.js';
+import { rolloutRecord } from '../stored-state.js';
 import type { MutationEvent } from '../state-store.js';
 
 /*
@@ -58,12 +60,16 @@ const serviceState = z.object({
   weights,
   targets: z.record(z.string(), z.array(z.string())),
   history: z.array(z.object({ time: z.string(), from: weights, to: weights, reason: z.string(), actor: z.string(), generation: z.number().int() })),
+  // Rollouts and run-time overrides are shared state too (SPEC §9, §10); an unreadable one is dropped, the rest still counts.
+  overrides: z.array(overrideSchema).optional().catch(undefined),
+  rollout: rolloutRecord.optional().catch(undefined),
 });
 
 const eventBase = { time: z.string(), service: z.string(), generation: z.number().int(), origin: z.string().optional() };
 const mutationEvent = z.discriminatedUnion('type', [
   z.object({ type: z.enum(['switch', 'weights', 'rollback']), ...eventBase, from: weights, to: weights, active: z.string(), reason: z.string() }),
   z.object({ type: z.literal('targets'), ...eventBase, stack: z.string(), targets: z.array(z.string()) }),
+  z.object({ type: z.literal('overrides'), ...eventBase, overrides: z.array(overrideSchema) }),
 ]);
 
 /** The JSON of a services/<name> value; an unreadable `event` is dropped, the state still counts. */
@@ -104,9 +110,11 @@ export interface TxnAnswer {
 export function parseService(text: string, modRevision: number): StoredService | undefined {
   const parsed = parseWith(serviceValue, text);
   if (!parsed) return undefined;
-  const { event, ...rest } = parsed;
-  // zod types an optional key as `?: T | undefined`; the event types say `?: T`.
-  return event === undefined ? { ...rest, modRevision } : { ...rest, event: event as MutationEvent, modRevision };
+  const { event, state: read, ...rest } = parsed;
+  // zod types an optional key as `?: T | undefined`; the event and state types say `?: T`.
+  const { overrides, rollout, ...core } = read;
+  const state: ServiceState = { ...core, ...(overrides === undefined ? {} : { overrides }), ...(rollout === undefined ? {} : { rollout }) };
+  return event === undefined ? { ...rest, state, modRevision } : { ...rest, state, event: event as MutationEvent, modRevision };
 }
 
 /** A certificate value from its JSON text, or undefined when it is not one. */
