@@ -74,7 +74,7 @@ export class Switchyard {
       : undefined;
     this.health = new HealthChecker(controller);
     this.rollouts = new RolloutRunner({ controller, counts: metrics ? rolloutCounts(metrics) : undefined, log });
-    this.acme = new AcmeManager({ store: certificates, events, log, certsDir: config.certs_dir });
+    this.acme = new AcmeManager({ store: certificates, events, log, certsDir: config.certs_dir, fleet: fleet?.acmeFleet() });
     this.plane = plane({ controller, certificates, metrics, challenges: this.acme.challenges, log });
     const hooks = webhookListener(() => controller.currentConfig.hooks, log);
     const onPlane = this.plane.onEvent;

@@ -21,13 +21,13 @@ export async function followFleet(fleet: FleetStateStore, { controller, certific
   certificates.replicateTo(fleet);
   await fleet.follow({
     services: (changes, full) => controller.applyRemote(changes, full),
-    certificates: async (name, pem, origin) => {
+    certificates: async (name, pem, origin, source) => {
       // Another instance's listeners decided that removal; here the certificate is a listener's default.
       if (pem === undefined && defaultCerts().has(name)) {
         log.warn({ certificate: name, origin }, 'certificate removed in the fleet is a default_cert here; kept');
         return;
       }
-      await certificates.applyRemote(name, pem, origin);
+      await certificates.applyRemote(name, pem, origin, source);
     },
     config: () => controller.currentConfig,
   });

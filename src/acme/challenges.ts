@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { AcmeFleet } from './fleet.js';
 
 /** Where the CA's validator asks for an http-01 token (RFC 8555 §8.3). */
 export const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
@@ -35,21 +36,53 @@ export class ChallengeResponder {
   /** Logs each answered validation request (info), so an operator can see the CA come by. */
   log: Logger | undefined;
   private replicate: ((change: ChallengeChange) => Promise<void>) | undefined;
+  private fleet: AcmeFleet | undefined;
 
   /** Installs the step each change goes through (with workers: every worker answers the token before `add` resolves). Must not throw. */
   replicateWith(replicate: (change: ChallengeChange) => Promise<void>): void {
     this.replicate = replicate;
   }
 
-  /** Starts answering `token` for `host` with `keyAuthorization`; resolves once every process serving the plain listeners does. */
+  /**
+   * Shares this instance's tokens through the fleet's store and answers the ones other
+   * instances put there (the CA's validator reaches whichever instance DNS names).
+   * Resolves once the tokens in the store now are answered here.
+   */
+  async shareWith(fleet: AcmeFleet): Promise<void> {
+    this.fleet = fleet;
+    await fleet.followChallenges(
+      ({ token, host, keyAuthorization }) => this.answer(token, host, keyAuthorization),
+      (token) => this.forget(token),
+    );
+  }
+
+  /**
+   * Starts answering `token` for `host` with `keyAuthorization`; resolves once every
+   * process serving the plain listeners does, and with a fleet once the token is in the
+   * store (and delivered back by this instance's watch).
+   */
   async add(token: string, host: string, keyAuthorization: string): Promise<void> {
+    await this.answer(token, host, keyAuthorization);
+    await this.fleet?.publishChallenge({ token, host, keyAuthorization });
+  }
+
+  /** Stops answering `token` (the challenge is done, or failed), here and in the fleet. */
+  remove(token: string): void {
+    this.forget(token);
+    void this.fleet?.withdrawChallenge(token);
+  }
+
+  /** Answers `token` in every process of this instance. */
+  private async answer(token: string, host: string, keyAuthorization: string): Promise<void> {
+    const known = this.tokens.get(token);
+    if (known?.host === host.toLowerCase() && known.keyAuthorization === keyAuthorization) return;
     this.tokens.set(token, { host: host.toLowerCase(), keyAuthorization });
     await this.replicate?.({ action: 'add', token, host, keyAuthorization });
   }
 
-  /** Stops answering `token` (the challenge is done, or failed). */
-  remove(token: string): void {
-    this.tokens.delete(token);
+  /** Stops answering `token` in every process of this instance. */
+  private forget(token: string): void {
+    if (!this.tokens.delete(token)) return;
     void this.replicate?.({ action: 'remove', token });
   }
 

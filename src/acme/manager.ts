@@ -6,10 +6,11 @@ import type { AcmeEvent, EventBus } from '../events/bus.js';
 import { assertCertificateName } from '../config/certificate-names.js';
 import type { CertificateStore } from '../tls/store.js';
 import { ChallengeResponder } from './challenges.js';
+import type { AcmeFleet, AcmeLock } from './fleet.js';
 import { normalizeAcmeHosts, sameHosts } from '../config/acme-hosts.js';
 import { AcmeIssuer } from './issuer.js';
 import { type AcmeRequest, readAcmeRequests, writeAcmeRequests } from './requests-file.js';
-import { MAX_TIMER_MS, renewalTime, retryDelay } from './schedule.js';
+import { LOCK_RETRY_MS, MAX_TIMER_MS, renewalTime, retryDelay } from './schedule.js';
 
 /** What the manager reads and writes. */
 export interface AcmeManagerDeps {
@@ -18,6 +19,8 @@ export interface AcmeManagerDeps {
   readonly log: Logger;
   /** `certs_dir`: the account key and the requests file go in its `acme/` folder. */
   readonly certsDir: string;
+  /** With the etcd store: the order lock, shared tokens and shared certificates (SPEC §12). */
+  readonly fleet?: AcmeFleet | undefined;
 }
 
 /** One ACME certificate as the API shows it. */
@@ -55,6 +58,19 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** `work`, or a rejection with the signal's reason as soon as it aborts. */
+function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** Pause between two tries to reach etcd for the fleet's tokens after a start without it. */
+const FOLLOW_RETRY_MS = 2_000;
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
@@ -77,6 +93,7 @@ export class AcmeManager {
   private queue: Promise<void> = Promise.resolve();
   private writes: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  private followRetry: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: AcmeManagerDeps) {
     const dir = join(deps.certsDir, 'acme');
@@ -97,7 +114,37 @@ export class AcmeManager {
         'ACME requests file cannot be read; certificates requested through the API are not renewed',
       );
     }
+    const fleet = this.deps.fleet;
+    if (fleet !== undefined) {
+      // Another instance's certificate arriving through etcd moves the renewal here too.
+      this.deps.store.subscribe((name) => this.adoptShared(name));
+      await this.followFleetTokens(fleet);
+    }
     this.apply(config);
+  }
+
+  /** Answers the fleet's tokens here; while etcd does not answer, keeps trying in the background. */
+  private async followFleetTokens(fleet: AcmeFleet): Promise<void> {
+    try {
+      await this.challenges.shareWith(fleet);
+    } catch (err) {
+      this.deps.log.error({ err: messageOf(err) }, "the fleet's ACME challenges cannot be read from etcd; trying again");
+      if (this.stopped) return;
+      this.followRetry = setTimeout(() => void this.followFleetTokens(fleet), FOLLOW_RETRY_MS);
+      this.followRetry.unref();
+    }
+  }
+
+  /** A certificate changed here (from the fleet, or by this instance): an ACME one valid for the same hosts ends a failing streak and sets the renewal. */
+  private adoptShared(name: string): void {
+    const m = this.managed.get(name);
+    if (m === undefined || m.running || this.deps.store.source(name) !== 'acme') return;
+    const info = this.deps.store.get(name);
+    if (info === undefined || !sameHosts(info.hosts, m.hosts) || Date.parse(info.not_after) <= Date.now()) return;
+    m.retryAt = undefined;
+    m.failures = 0;
+    m.lastError = undefined;
+    this.schedule(m);
   }
 
   /** Applies a reloaded config: new certificates are ordered, removed ones no longer renewed (their files stay). */
@@ -108,6 +155,7 @@ export class AcmeManager {
   /** Stops every timer; an order in flight finishes but installs nothing. */
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.followRetry);
     for (const m of this.managed.values()) this.disarm(m);
   }
 
@@ -229,8 +277,12 @@ export class AcmeManager {
 
   /** When `m` should be ordered next: at once when it has no matching ACME certificate, at the retry time after a failure, else before expiry. */
   private nextOrder(m: Managed, config: AcmeConfig): number {
+    return m.retryAt ?? this.renewalDue(m, config);
+  }
+
+  /** When the installed certificate of `m` is due for renewal: now when there is no matching ACME certificate. */
+  private renewalDue(m: Managed, config: AcmeConfig): number {
     const now = Date.now();
-    if (m.retryAt !== undefined) return m.retryAt;
     const info = this.deps.store.get(m.name);
     if (info === undefined || this.deps.store.source(m.name) !== 'acme' || !sameHosts(info.hosts, m.hosts)) return now;
     return renewalTime({
@@ -287,13 +339,31 @@ export class AcmeManager {
       m.running = false;
       return;
     }
-    const { log, store, events } = this.deps;
-    const renewing = store.source(m.name) === 'acme';
-    log.info({ certificate: m.name, hosts: m.hosts, directory: config.directory, renewing }, 'ACME order started');
-    this.publish({ name: m.name, action: 'ordered', hosts: m.hosts });
+    const { log, store, events, fleet } = this.deps;
+    let lock: AcmeLock | undefined;
     try {
-      const issued = await this.issuer.issue(config, m.hosts);
+      if (fleet !== undefined) {
+        lock = await fleet.lock(m.name);
+        if (lock === undefined) {
+          // Another instance orders it: its result arrives through etcd (adoptShared); until then, try again now and then.
+          log.info({ certificate: m.name }, 'ACME order runs on another instance (its lock is held); waiting for its certificate');
+          m.running = false;
+          if (!this.stopped && this.managed.get(m.name) === m) this.arm(m, Date.now() + LOCK_RETRY_MS);
+          return;
+        }
+        if (await this.renewedInFleet(m, config, fleet)) {
+          m.running = false;
+          this.schedule(m);
+          return;
+        }
+      }
+      const renewing = store.source(m.name) === 'acme';
+      log.info({ certificate: m.name, hosts: m.hosts, directory: config.directory, renewing }, 'ACME order started');
+      this.publish({ name: m.name, action: 'ordered', hosts: m.hosts });
+      const ordering = this.issuer.issue(config, m.hosts);
+      const issued = await (lock === undefined ? ordering : unlessAborted(ordering, lock.signal));
       if (this.stopped || this.managed.get(m.name) !== m) return;
+      if (lock?.signal.aborted) throw lock.signal.reason;
       const { info, replaced } = await store.add(m.name, issued.certPem, issued.keyPem, 'acme');
       m.failures = 0;
       m.lastError = undefined;
@@ -333,6 +403,22 @@ export class AcmeManager {
       this.publish({ name: m.name, action: 'failed', hosts: m.hosts, error: m.lastError, retry_at: iso(m.retryAt) });
     } finally {
       m.running = false;
+      await lock?.release();
     }
+  }
+
+  /**
+   * After taking the lock: installs the certificate the fleet holds (another instance may
+   * have just renewed it) and says whether it is still not due, so nothing is ordered twice.
+   */
+  private async renewedInFleet(m: Managed, config: AcmeConfig, fleet: AcmeFleet): Promise<boolean> {
+    const shared = await fleet.certificate(m.name);
+    if (shared?.source === 'acme') await this.deps.store.applyRemote(m.name, { cert: shared.cert, key: shared.key }, shared.origin, 'acme');
+    if (this.renewalDue(m, config) <= Date.now()) return false;
+    m.retryAt = undefined;
+    m.failures = 0;
+    m.lastError = undefined;
+    this.deps.log.info({ certificate: m.name, origin: shared?.origin }, 'ACME certificate already renewed in the fleet; not ordering');
+    return true;
   }
 }

@@ -4,6 +4,8 @@ export const MAX_JITTER_MS = 86_400_000;
 export const RETRY_BASE_MS = 60_000;
 /** Longest wait between two tries of a failing order. */
 export const RETRY_MAX_MS = 6 * 3_600_000;
+/** With the etcd store, how soon an instance that found another one ordering tries the lock again (half the lock's lease TTL). */
+export const LOCK_RETRY_MS = 5_000;
 /** setTimeout's largest delay (2^31 - 1 ms, ~24.8 days); longer waits are re-armed. */
 export const MAX_TIMER_MS = 2_147_483_647;
 

@@ -39,7 +39,7 @@ export type CertificateChange =
  * took it; a throw there cancels the change, nothing is installed or removed.
  */
 export interface CertificateReplica {
-  put(name: string, certPem: string, keyPem: string): Promise<void>;
+  put(name: string, certPem: string, keyPem: string, source: CertificateSource): Promise<void>;
   delete(name: string): Promise<void>;
 }
 
@@ -143,7 +143,12 @@ export class CertificateStore {
    * instance, without sharing it back. Already installed as it is: nothing happens. One
    * that does not validate is logged and left out; the certificates here stay as they are.
    */
-  async applyRemote(name: string, pem: { cert: string; key: string } | undefined, origin: string | undefined): Promise<void> {
+  async applyRemote(
+    name: string,
+    pem: { cert: string; key: string } | undefined,
+    origin: string | undefined,
+    source: CertificateSource = 'uploaded',
+  ): Promise<void> {
     await this.queue.run(async () => {
       const entry = this.entries.get(name);
       try {
@@ -151,8 +156,8 @@ export class CertificateStore {
           if (entry) await this.remove(entry, origin);
           return;
         }
-        if (entry?.certPem === pem.cert && entry.keyPem === pem.key) return;
-        await this.install(name, await validateUpload(pem.cert, pem.key), 'uploaded', { replicate: false, origin });
+        if (entry?.certPem === pem.cert && entry.keyPem === pem.key && entry.source === source) return;
+        await this.install(name, await validateUpload(pem.cert, pem.key), source, { replicate: false, origin });
       } catch (err) {
         this.log.error({ certificate: name, origin, err: messageOf(err) }, 'certificate from the fleet not installed');
       }
@@ -263,8 +268,8 @@ export class CertificateStore {
   }
 
   /**
-   * Shares (unless it came from the fleet, or is an ACME certificate: each instance orders
-   * its own), writes and swaps in a validated pair; runs inside the queue.
+   * Shares (unless it came from the fleet; ACME certificates too: one instance orders, every
+   * instance serves), writes and swaps in a validated pair; runs inside the queue.
    */
   private async install(
     name: string,
@@ -273,7 +278,7 @@ export class CertificateStore {
     from: { replicate: boolean; origin: string | undefined } = { replicate: true, origin: undefined },
   ): Promise<{ info: CertificateInfo; replaced: boolean }> {
     const previous = this.entries.get(name);
-    if (from.replicate && source !== 'acme') await this.replica?.put(name, valid.certPem, valid.keyPem);
+    if (from.replicate) await this.replica?.put(name, valid.certPem, valid.keyPem, source);
     await writeCertificateFiles(this.dir, name, valid, previous?.keyPem);
     if (source !== 'uploaded' || previous?.source !== 'uploaded') await writeCertificateSource(this.dir, name, source, this.log);
     const entry: Entry = { ...valid, name, contextError: undefined, source };

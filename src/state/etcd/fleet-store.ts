@@ -4,6 +4,7 @@ import { SwitchyardError } from '../../errors.js';
 import { initialState } from '../../routing/snapshot.js';
 import type { CertificateReplica } from '../../tls/store.js';
 import { type StateStore, type StoreCommit, StoreConflict, type VersionedState } from '../state-store.js';
+import { EtcdAcmeCoordinator } from './acme-coordination.js';
 import type { FleetMember, StoredCert, StoredService } from './records.js';
 import type { StoreChange, StoreSnapshot } from './store-watch.js';
 import { type EtcdStateStore, StoreConflictError, type StoreWatchHandle } from './store.js';
@@ -13,7 +14,12 @@ export interface FleetSinks {
   /** The services' state (`full`: the store's whole state, which wins); resolves once it is live here. */
   readonly services: (changes: ReadonlyMap<string, VersionedState | undefined>, full: boolean) => Promise<void>;
   /** Certificates (undefined: removed). */
-  readonly certificates: (name: string, pem: { cert: string; key: string } | undefined, origin: string | undefined) => Promise<void>;
+  readonly certificates: (
+    name: string,
+    pem: { cert: string; key: string } | undefined,
+    origin: string | undefined,
+    source: StoredCert['source'],
+  ) => Promise<void>;
   /** The config now running (which services this instance seeds). */
   readonly config: () => Config;
 }
@@ -63,6 +69,7 @@ export class FleetStateStore implements StateStore, CertificateReplica {
   private served = 0;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
+  private acme: EtcdAcmeCoordinator | undefined;
 
   constructor(etcd: EtcdStateStore, options: FleetStoreOptions) {
     this.etcd = etcd;
@@ -153,8 +160,8 @@ export class FleetStateStore implements StateStore, CertificateReplica {
   }
 
   /** CertificateReplica: an upload is committed to etcd before it is installed here. */
-  async put(name: string, certPem: string, keyPem: string): Promise<void> {
-    await this.etcd.putCert(name, certPem, keyPem);
+  async put(name: string, certPem: string, keyPem: string, source: StoredCert['source']): Promise<void> {
+    await this.etcd.putCert(name, certPem, keyPem, source);
   }
 
   /** CertificateReplica: a removal is committed to etcd before the files go here. */
@@ -186,10 +193,17 @@ export class FleetStateStore implements StateStore, CertificateReplica {
     if (this.synced) await this.register();
   }
 
+  /** ACME across the fleet: the order lock, the shared http-01 tokens and the stored certificates (made once, closed with the store). */
+  acmeFleet(): EtcdAcmeCoordinator {
+    this.acme ??= new EtcdAcmeCoordinator(this.etcd.etcdClient, this.etcd.layout, this.origin, this.log);
+    return this.acme;
+  }
+
   /** Stops following, leaves the fleet (revokes the member lease) and closes the connections. */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
+    await this.acme?.close();
     await this.watch?.close();
     await this.etcd.close();
   }
@@ -248,7 +262,7 @@ export class FleetStateStore implements StateStore, CertificateReplica {
           return;
         }
         case 'cert':
-          await sinks.certificates(change.name, change.value && { cert: change.value.cert, key: change.value.key }, change.value?.origin);
+          await sinks.certificates(change.name, change.value && { cert: change.value.cert, key: change.value.key }, change.value?.origin, change.value?.source);
           return;
         case 'reload': {
           // The watch fell behind etcd's compaction: etcd's whole state wins.
@@ -279,7 +293,7 @@ export class FleetStateStore implements StateStore, CertificateReplica {
   private async installCerts(certs: ReadonlyMap<string, StoredCert>): Promise<void> {
     const sinks = this.sinks;
     if (!sinks) return;
-    for (const [name, cert] of certs) await sinks.certificates(name, { cert: cert.cert, key: cert.key }, cert.origin);
+    for (const [name, cert] of certs) await sinks.certificates(name, { cert: cert.cert, key: cert.key }, cert.origin, cert.source);
   }
 
   private scheduleCatchUp(): void {

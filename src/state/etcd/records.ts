@@ -8,7 +8,9 @@ import type { MutationEvent } from '../state-store.js';
  * Key layout under the prefix (default /switchyard/), values are JSON:
  *
  *   <prefix>services/<name>  {"origin","time","state":{generation,weights,targets,history},"event"}
- *   <prefix>certs/<name>     {"origin","time","cert","key"}          (PEM; key as safe as etcd)
+ *   <prefix>certs/<name>     {"origin","time","cert","key","source"} (PEM; key as safe as etcd; source: uploaded, self-signed or acme)
+ *   <prefix>locks/acme/<name>        {"owner","time"}  (an ACME order in progress; attached to the orderer's lease)
+ *   <prefix>acme/challenges/<token>  {"host","key_authorization","owner"} (an http-01 token in flight; attached to a lease)
  *   <prefix>members/<id>     {"id","address","generation","last_seen"} (attached to a 10 s lease)
  *
  * History lives inside the service key: a switch changes weights and appends history in
@@ -34,6 +36,8 @@ export interface StoredService {
 export interface StoredCert {
   readonly cert: string;
   readonly key: string;
+  /** Where it came from (absent in values written before sources were shared: uploaded). */
+  readonly source?: 'uploaded' | 'self-signed' | 'acme' | undefined;
   readonly origin: string;
   readonly time: string;
   readonly modRevision: number;
@@ -71,7 +75,13 @@ const mutationEvent = z.discriminatedUnion('type', [
 /** The JSON of a services/<name> value; an unreadable `event` is dropped, the state still counts. */
 export const serviceValue = z.object({ origin: z.string(), time: z.string(), state: serviceState, event: mutationEvent.optional().catch(undefined) });
 /** The JSON of a certs/<name> value. */
-export const certValue = z.object({ origin: z.string(), time: z.string(), cert: z.string(), key: z.string() });
+export const certValue = z.object({
+  origin: z.string(),
+  time: z.string(),
+  cert: z.string(),
+  key: z.string(),
+  source: z.enum(['uploaded', 'self-signed', 'acme']).optional().catch(undefined),
+});
 /** The JSON of a members/<id> value. */
 export const memberValue = z.object({ id: z.string(), address: z.string(), generation: z.number().int().min(0), last_seen: z.string() });
 

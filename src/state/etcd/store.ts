@@ -91,6 +91,11 @@ export class EtcdStateStore {
     this.cache = options.cachePath ? new StateCache(options.cachePath, (err) => this.log?.error({ err }, 'state cache write failed')) : undefined;
   }
 
+  /** The etcd client (for the ACME lock and challenges, which share its connections). */
+  get etcdClient(): EtcdClient {
+    return this.client;
+  }
+
   /** True while etcd answers, false after it stopped answering, undefined before the first call. */
   get connected(): boolean | undefined {
     return this.client.connected;
@@ -217,10 +222,10 @@ export class EtcdStateStore {
     };
   }
 
-  /** Adds or replaces a certificate (PEM cert chain and key). */
-  async putCert(name: string, cert: string, key: string): Promise<StoredCert> {
+  /** Adds or replaces a certificate (PEM cert chain and key, and where it came from). */
+  async putCert(name: string, cert: string, key: string, source: StoredCert['source'] = 'uploaded'): Promise<StoredCert> {
     const etcdKey = this.layout.key('certs', name);
-    const value = { origin: this.instanceId, time: new Date().toISOString(), cert, key };
+    const value = { origin: this.instanceId, time: new Date().toISOString(), cert, key, source };
     return this.gate.write(async () => {
       const answer = await this.client.call<RangeAnswer>('/v3/kv/put', { key: encode(etcdKey), value: encode(JSON.stringify(value)) }, 'once');
       const stored = { ...value, modRevision: Number(answer.header?.revision ?? 0) };
