@@ -106,8 +106,14 @@ class Attempt implements ConnectionUser {
     const socket = this.conn.socket;
     exchange.bodySent = true;
     const chunked = this.chunked;
-    const write = (chunk: Buffer): boolean =>
-      chunked ? socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1') && socket.write(chunk) && socket.write('\r\n', 'latin1') : socket.write(chunk);
+    // All three parts of a chunk are written even when the socket pushes back: `a && b && c`
+    // would drop the data and its CRLF after a size line that filled the buffer.
+    const write = (chunk: Buffer): boolean => {
+      if (!chunked) return socket.write(chunk);
+      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      return socket.write('\r\n', 'latin1');
+    };
     const start = exchange.body?.data;
     if (start !== undefined && start.length > 0) write(start);
     const onData = (chunk: Buffer): void => {
