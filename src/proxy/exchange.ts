@@ -7,14 +7,18 @@ import type { ServiceRoute } from '../routing/service-route.js';
 import type { ReadAheadBody } from './body-buffer.js';
 
 const kLive = Symbol('switchyard.liveExchanges');
-type ClientSocket = Socket & { [kLive]?: Set<Exchange> };
+const kPipelined = Symbol('switchyard.pipelinedExchanges');
+type ClientSocket = Socket & { [kLive]?: Set<Exchange>; [kPipelined]?: Exchange[] };
 
 /**
  * The client connection closed: abandon every exchange still open on it. The response
  * of a pipelined request that is still queued behind another never emits 'close' itself,
  * so without this its upstream connection would be held until the response timeout.
+ * Pipelined requests still waiting their turn are dropped first, so none starts now.
  */
 function onClientSocketClose(this: ClientSocket): void {
+  const waiting = this[kPipelined];
+  if (waiting !== undefined) waiting.length = 0;
   const live = this[kLive];
   if (live !== undefined) for (const exchange of live) exchange.abandon();
 }
@@ -83,6 +87,10 @@ export class Exchange {
   private finished = false;
   /** Open exchanges of the same client connection. */
   private readonly live: Set<Exchange>;
+  /** The client connection. */
+  private readonly socket: ClientSocket;
+  /** Set while this pipelined request waits for the one before it: what forwards it then. */
+  private turn: ((exchange: Exchange) => void) | undefined = undefined;
 
   /** Also watches the client: its response closing, or its connection closing, ends the exchange. */
   constructor(options: ExchangeOptions) {
@@ -104,9 +112,27 @@ export class Exchange {
     }
     live.add(this);
     this.live = live;
+    this.socket = socket;
     const res = this.res as ClientResponse;
     res[kExchange] = this;
     res.on('close', onClientClose);
+  }
+
+  /**
+   * HTTP/1.1 pipelining: when an earlier request of the same connection is still open,
+   * this one waits (holding no upstream connection and no body buffer) and `start` runs
+   * when the earlier one finishes; returns true then. One request at a time per
+   * connection, as nginx: otherwise a client pipelining hundreds of requests it never
+   * reads takes an upstream connection for each. HTTP/2 streams are independent.
+   */
+  waitTurn(start: (exchange: Exchange) => void): boolean {
+    if (this.live.size === 1 || this.req.httpVersionMajor !== 1) return false;
+    const socket = this.socket;
+    let waiting = socket[kPipelined];
+    if (waiting === undefined) waiting = socket[kPipelined] = [];
+    this.turn = start;
+    waiting.push(this);
+    return true;
   }
 
   /** The client left before its response was complete: stop the upstream side. */
@@ -122,6 +148,7 @@ export class Exchange {
     if (this.finished) return;
     this.finished = true;
     this.live.delete(this);
+    if (this.turn === undefined) this.nextTurn();
     if (this.body !== undefined) {
       this.body.release();
       this.body = undefined;
@@ -141,6 +168,20 @@ export class Exchange {
       },
       'access',
     );
+  }
+
+  /** This exchange (not a waiting one) ended: the next pipelined request of the connection, if any, goes now. */
+  private nextTurn(): void {
+    const waiting = this.socket[kPipelined];
+    if (waiting === undefined) return;
+    for (let next = waiting.shift(); next !== undefined; next = waiting.shift()) {
+      const start = next.turn;
+      next.turn = undefined;
+      if (start !== undefined && !next.done && !next.finished) {
+        start(next);
+        return;
+      }
+    }
   }
 }
 

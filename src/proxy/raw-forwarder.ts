@@ -226,15 +226,20 @@ export class RawForwarder implements Forwarder, ConnectionPool {
     this.passive = passive;
   }
 
-  /** A request without a body goes at once; one with a body after its read-ahead. */
+  /** A request without a body goes at once; one with a body after its read-ahead; a pipelined one after the one before it. */
   forward(exchange: Exchange): void {
+    if (exchange.waitTurn(this.forwardNow)) return;
+    this.forwardNow(exchange);
+  }
+
+  private readonly forwardNow = (exchange: Exchange): void => {
     if (!exchange.hasBody) {
       this.attempt(exchange);
       return;
     }
     exchange.req.on('error', ignoreError);
     exchange.body = new ReadAheadBody(exchange.req, this.requestBuffer, this.budget, exchange, this.bodyRead);
-  }
+  };
 
   /** The read-ahead ended: forward, to another target when the chosen one went down meanwhile. */
   private readonly bodyRead = (exchange: Exchange): void => {
