@@ -55,6 +55,7 @@ export class DataPath {
         requestBuffer: config.limits.request_buffer,
         requestBufferTotal: config.limits.request_buffer_total,
         sendTimeout: config.limits.send_timeout,
+        responseSpool: config.limits.response_spool,
       },
       this.passive,
     );

@@ -5,6 +5,7 @@ import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
 import type { ServiceRoute } from '../routing/service-route.js';
 import type { ReadAheadBody } from './body-buffer.js';
+import type { ResponseSpool } from './response-spool.js';
 
 const kLive = Symbol('switchyard.liveExchanges');
 const kPipelined = Symbol('switchyard.pipelinedExchanges');
@@ -81,6 +82,8 @@ export class Exchange {
   bodySent = false;
   /** The running upstream request, aborted when the client leaves. */
   upstream: { destroy(): unknown } | undefined = undefined;
+  /** What the client has not taken yet of the response, while it is behind (created at the first push-back only). */
+  spool: ResponseSpool | undefined = undefined;
   /** The response to the client is complete or the exchange was abandoned. */
   done = false;
   /** finish() ran. */
@@ -135,6 +138,11 @@ export class Exchange {
     return true;
   }
 
+  /** The spool ran empty before the response ended: the client takes bytes directly again. */
+  spoolEmptied(spool: ResponseSpool): void {
+    if (this.spool === spool) this.spool = undefined;
+  }
+
   /** The client left before its response was complete: stop the upstream side. */
   abandon(): void {
     if (this.finished) return;
@@ -152,6 +160,10 @@ export class Exchange {
     if (this.body !== undefined) {
       this.body.release();
       this.body = undefined;
+    }
+    if (this.spool !== undefined) {
+      this.spool.destroy();
+      this.spool = undefined;
     }
     const seconds = (performance.now() - this.startedAt) / 1000;
     this.pool.meter.response(status, seconds);

@@ -7,6 +7,7 @@ import type { Exchange, Forwarder } from './exchange.js';
 import { responseHeaders, trailerPairs } from './headers.js';
 import { checkParserBinding } from './llhttp-binding.js';
 import { respondError } from './respond.js';
+import { ResponseSpool } from './response-spool.js';
 import { UpstreamConnection, type ConnectionPool, type ConnectionUser } from './upstream-connection.js';
 import { failureResponse, isTargetFault, shouldRetry } from './upstream-errors.js';
 
@@ -24,6 +25,8 @@ export interface RawForwarderOptions {
   readonly requestBufferTotal: number;
   /** How long a client may leave response bytes unread (`limits.send_timeout`). */
   readonly sendTimeout: number;
+  /** Bytes of one response a slow client may leave on disk while its upstream connection is freed (`limits.response_spool`; 0: off). */
+  readonly responseSpool?: number;
 }
 
 type ErrnoError = NodeJS.ErrnoException;
@@ -53,6 +56,18 @@ class Attempt implements ConnectionUser {
 
   get client(): ServerResponse | undefined {
     return this.exchange.done ? undefined : this.exchange.res;
+  }
+
+  get spool(): ResponseSpool | undefined {
+    return this.exchange.spool;
+  }
+
+  startSpool(): ResponseSpool | undefined {
+    const limit = this.forwarder.responseSpool;
+    if (limit === 0) return undefined;
+    const exchange = this.exchange;
+    exchange.spool = new ResponseSpool(exchange.res, limit, this.forwarder.sendTimeout, exchange);
+    return exchange.spool;
   }
 
   /**
@@ -155,8 +170,12 @@ class Attempt implements ConnectionUser {
     const exchange = this.exchange;
     exchange.upstream = undefined;
     if (!exchange.done) {
-      if (trailers !== undefined) exchange.res.addTrailers(trailerPairs(trailers));
-      exchange.res.end();
+      const spool = exchange.spool;
+      if (spool !== undefined) spool.end(trailers === undefined ? undefined : trailerPairs(trailers));
+      else {
+        if (trailers !== undefined) exchange.res.addTrailers(trailerPairs(trailers));
+        exchange.res.end();
+      }
     }
     return this.bodyDone;
   }
@@ -206,6 +225,8 @@ export class RawForwarder implements Forwarder, ConnectionPool {
   readonly maxSockets: number;
   readonly maxHeaderSize: number;
   readonly sendTimeout: number;
+  /** Bytes one response may spool to disk for a slow client; 0: the upstream is paused instead. */
+  readonly responseSpool: number;
   /** Read-ahead limit per request body, bytes. */
   readonly requestBuffer: number;
   /** What read-ahead buffers of this process hold together. */
@@ -221,6 +242,7 @@ export class RawForwarder implements Forwarder, ConnectionPool {
     this.maxSockets = options.maxSockets;
     this.maxHeaderSize = options.maxHeaderSize ?? 65_536;
     this.sendTimeout = options.sendTimeout;
+    this.responseSpool = options.responseSpool ?? 1_073_741_824;
     this.requestBuffer = options.requestBuffer;
     this.budget = new BufferBudget(options.requestBufferTotal);
     this.passive = passive;

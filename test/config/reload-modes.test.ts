@@ -41,6 +41,9 @@ describe('config reload modes', () => {
         'limits.send_timeout',
         'limits.request_buffer',
         'limits.request_buffer_total',
+        'limits.response_spool',
+        'limits.h2_max_concurrent_streams',
+        'limits.h2_max_stream_resets',
         'upstream.idle_timeout',
         'upstream.max_sockets',
       ]);
@@ -49,7 +52,7 @@ describe('config reload modes', () => {
     it('is the list the README names as restart-only', () => {
       const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
       const section = /<!-- restart-only keys -->([\s\S]*?)<!-- \/restart-only keys -->/.exec(readme)?.[1] ?? '';
-      const named = [...section.matchAll(/`([a-z_.]+)`/g)].map((m) => m[1]);
+      const named = [...section.matchAll(/`([a-z0-9_.]+)`/g)].map((m) => m[1]);
       expect(named).toEqual(RESTART_ONLY_KEYS);
     });
   });
