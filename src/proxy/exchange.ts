@@ -84,6 +84,8 @@ export class Exchange {
   upstream: { destroy(): unknown } | undefined = undefined;
   /** What the client has not taken yet of the response, while it is behind (created at the first push-back only). */
   spool: ResponseSpool | undefined = undefined;
+  /** Set while waiting for a free upstream connection: ends the wait after the route's response timeout. */
+  queueTimer: NodeJS.Timeout | undefined = undefined;
   /** The response to the client is complete or the exchange was abandoned. */
   done = false;
   /** finish() ran. */
@@ -164,6 +166,10 @@ export class Exchange {
     if (this.spool !== undefined) {
       this.spool.destroy();
       this.spool = undefined;
+    }
+    if (this.queueTimer !== undefined) {
+      clearTimeout(this.queueTimer);
+      this.queueTimer = undefined;
     }
     const seconds = (performance.now() - this.startedAt) / 1000;
     this.pool.meter.response(status, seconds);

@@ -274,18 +274,27 @@ export class RawForwarder implements Forwarder, ConnectionPool {
   /**
    * Sends `exchange` to its target on an idle connection, a new one, or, when the
    * target already has `maxSockets` connections, after the next one frees up (like
-   * HAProxy's `maxconn` per server; the wait is bounded by the busy ones' response timeout).
+   * HAProxy's `maxconn` per server). The wait is bounded by the route's response timeout,
+   * past which the client gets 503 UPSTREAM_BUSY (HAProxy's `timeout queue`).
    */
   attempt(exchange: Exchange): void {
     const target = exchange.target;
     target.beginRequest();
     const connections = this.connectionsOf(target);
     const conn = connections.takeIdle() ?? (connections.count < this.maxSockets ? this.open(connections) : undefined);
-    if (conn === undefined) connections.waiting.push(exchange);
-    else this.dispatch(exchange, conn);
+    if (conn !== undefined) {
+      this.dispatch(exchange, conn);
+      return;
+    }
+    connections.waiting.push(exchange);
+    exchange.queueTimer = setTimeout(queueTimedOut, exchange.route.responseTimeout, connections, exchange);
   }
 
   private dispatch(exchange: Exchange, conn: UpstreamConnection): void {
+    if (exchange.queueTimer !== undefined) {
+      clearTimeout(exchange.queueTimer);
+      exchange.queueTimer = undefined;
+    }
     exchange.upstream = conn;
     new Attempt(exchange, this, conn).start();
   }
@@ -337,10 +346,28 @@ export class RawForwarder implements Forwarder, ConnectionPool {
   }
 
   close(): void {
-    for (const connections of this.targets.values()) connections.waiting.length = 0;
+    for (const connections of this.targets.values()) {
+      for (const exchange of connections.waiting) clearTimeout(exchange.queueTimer);
+      connections.waiting.length = 0;
+    }
     for (const conn of [...this.all]) conn.destroy();
     this.targets.clear();
   }
+}
+
+/** An exchange waited the route's response timeout for a free connection: 503, the target not blamed. */
+function queueTimedOut(connections: TargetConnections, exchange: Exchange): void {
+  exchange.queueTimer = undefined;
+  const i = connections.waiting.indexOf(exchange);
+  if (i < 0) return;
+  connections.waiting.splice(i, 1);
+  exchange.target.endRequest();
+  if (exchange.done) return;
+  respondError(
+    exchange.res,
+    failureResponse('queue').code,
+    `service "${exchange.route.name}" stack "${exchange.pool.name}": every connection to ${exchange.target.address} stayed busy (upstream.max_sockets) for the response timeout`,
+  );
 }
 
 /** The pooled connections of one target and the exchanges waiting for one. */
