@@ -56,6 +56,7 @@ export class DataPath {
         requestBufferTotal: config.limits.request_buffer_total,
         sendTimeout: config.limits.send_timeout,
         responseSpool: config.limits.response_spool,
+        responseSpoolTotal: config.limits.response_spool_total,
       },
       this.passive,
     );

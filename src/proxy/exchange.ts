@@ -158,7 +158,8 @@ export class Exchange {
     if (this.finished) return;
     this.finished = true;
     this.live.delete(this);
-    if (this.turn === undefined) this.nextTurn();
+    // Waiting pipelined requests are live too: none waits when the set is now empty.
+    if (this.turn === undefined && this.live.size > 0) this.nextTurn();
     if (this.body !== undefined) {
       this.body.release();
       this.body = undefined;

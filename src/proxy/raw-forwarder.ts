@@ -27,6 +27,8 @@ export interface RawForwarderOptions {
   readonly sendTimeout: number;
   /** Bytes of one response a slow client may leave on disk while its upstream connection is freed (`limits.response_spool`; 0: off). */
   readonly responseSpool?: number;
+  /** Bytes the spools of the process may hold on disk together (`limits.response_spool_total`). */
+  readonly responseSpoolTotal?: number;
 }
 
 type ErrnoError = NodeJS.ErrnoException;
@@ -66,7 +68,7 @@ class Attempt implements ConnectionUser {
     const limit = this.forwarder.responseSpool;
     if (limit === 0) return undefined;
     const exchange = this.exchange;
-    exchange.spool = new ResponseSpool(exchange.res, limit, this.forwarder.sendTimeout, exchange);
+    exchange.spool = new ResponseSpool(exchange.res, limit, this.forwarder.spoolDisk, this.forwarder.sendTimeout, exchange);
     return exchange.spool;
   }
 
@@ -227,6 +229,8 @@ export class RawForwarder implements Forwarder, ConnectionPool {
   readonly sendTimeout: number;
   /** Bytes one response may spool to disk for a slow client; 0: the upstream is paused instead. */
   readonly responseSpool: number;
+  /** What the response spools' temp files of this process hold together. */
+  readonly spoolDisk: BufferBudget;
   /** Read-ahead limit per request body, bytes. */
   readonly requestBuffer: number;
   /** What read-ahead buffers of this process hold together. */
@@ -243,6 +247,7 @@ export class RawForwarder implements Forwarder, ConnectionPool {
     this.maxHeaderSize = options.maxHeaderSize ?? 65_536;
     this.sendTimeout = options.sendTimeout;
     this.responseSpool = options.responseSpool ?? 1_073_741_824;
+    this.spoolDisk = new BufferBudget(options.responseSpoolTotal ?? 4_294_967_296);
     this.requestBuffer = options.requestBuffer;
     this.budget = new BufferBudget(options.requestBufferTotal);
     this.passive = passive;

@@ -2,6 +2,7 @@ import { close, open, read, unlink, write } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { BufferBudget } from './body-buffer.js';
 
 /** Bytes a spool keeps in memory before it moves to a temp file. */
 const MEMORY_BYTES = 64 * 1024;
@@ -25,11 +26,16 @@ export interface SpoolOwner {
  * it, and its connection goes back to the pool when the response is complete, while the
  * spool drains to the client on 'drain'. A client that takes nothing for
  * `limits.send_timeout` has its connection closed (only its own). Past `limit` bytes on
- * disk, `push` says stop: the upstream is paused until the spool empties.
+ * disk, or past `limits.response_spool_total` for all spools together, `push` says stop:
+ * the upstream is paused until the spool empties.
  */
 export class ResponseSpool {
   private readonly res: ServerResponse;
   private readonly limit: number;
+  /** Bytes the temp files of all spools may hold together (`limits.response_spool_total`). */
+  private readonly disk: BufferBudget;
+  /** Bytes of the temp file charged to `disk`. */
+  private charged = 0;
   private readonly owner: SpoolOwner;
   /** Bytes in memory, sent before anything in the file. */
   private memory: Buffer[] = [];
@@ -56,9 +62,10 @@ export class ResponseSpool {
   private blocked: (() => void) | undefined = undefined;
 
   /** Starts spooling for `res`, whose last write pushed back; the client then has `sendTimeout` ms to take bytes. */
-  constructor(res: ServerResponse, limit: number, sendTimeout: number, owner: SpoolOwner) {
+  constructor(res: ServerResponse, limit: number, disk: BufferBudget, sendTimeout: number, owner: SpoolOwner) {
     this.res = res;
     this.limit = limit;
+    this.disk = disk;
     this.owner = owner;
     res.setTimeout(sendTimeout);
     res.on('drain', this.onDrain);
@@ -80,6 +87,12 @@ export class ResponseSpool {
     this.toFile = true;
     this.writeQueue.push(chunk);
     this.writeQueued += chunk.length;
+    // Offsets only grow until the spool empties: the file's size is the furthest byte.
+    const fileEnd = this.writtenTo + this.writeQueued;
+    if (fileEnd > this.charged) {
+      this.disk.charge(fileEnd - this.charged);
+      this.charged = fileEnd;
+    }
     this.flushToFile();
     if (this.hasRoom()) return true;
     this.blocked = resume;
@@ -101,11 +114,18 @@ export class ResponseSpool {
     this.memory = [];
     this.writeQueue = [];
     this.blocked = undefined;
+    this.refund();
     this.closeFile();
   }
 
   private hasRoom(): boolean {
-    return this.writeQueued <= WRITING_BYTES && this.writtenTo + this.writeQueued <= this.limit;
+    return this.writeQueued <= WRITING_BYTES && this.writtenTo + this.writeQueued <= this.limit && this.disk.inUse <= this.disk.total;
+  }
+
+  /** Gives the temp file's bytes back to the disk budget. */
+  private refund(): void {
+    this.disk.refund(this.charged);
+    this.charged = 0;
   }
 
   private readonly onDrain = (): void => {
@@ -156,6 +176,7 @@ export class ResponseSpool {
     this.toFile = false;
     this.readAt = 0;
     this.writtenTo = 0;
+    this.refund();
     this.unblock();
     if (this.ended) {
       this.destroy();

@@ -136,10 +136,13 @@ describe('responses spooled for slow readers (limits.response_spool)', () => {
     expect(await get(app.port('http'), '/')).toBe(200);
   });
 
-  it('past response_spool bytes pauses the upstream until the client catches up, and the body still arrives intact', async () => {
+  it.each([
+    ['response_spool', { response_spool: 1_048_576 }],
+    ['response_spool_total', { response_spool_total: 1_048_576 }],
+  ])('past %s bytes pauses the upstream until the client catches up, and the body still arrives intact', async (_key, limits) => {
     const big = await bigUpstream();
     upstreams.push(big.up);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [big.up.address] } } }], { limits: { response_spool: 1_048_576 } });
+    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [big.up.address] } } }], { limits });
     const c = await slowClient(app.port('http'));
     await waitFor(() => openSpoolFiles() === 1, 5000, 'a spool file');
     await new Promise((r) => setTimeout(r, 200));
