@@ -106,6 +106,11 @@ export class ResponseSpool {
     this.pump();
   }
 
+  /** The upstream connection is done with this response: a later room-again must not resume it (it may carry another response by then). */
+  forgetResume(): void {
+    this.blocked = undefined;
+  }
+
   /** Drops what is held and closes the temp file (the client left, or the exchange failed). */
   destroy(): void {
     if (this.destroyed) return;

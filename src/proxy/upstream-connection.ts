@@ -254,6 +254,7 @@ export class UpstreamConnection {
     }
     if (this.pausedForSpool) {
       this.pausedForSpool = false;
+      user.spool?.forgetResume();
       this.socket.resume();
     }
     const sentInFull = user.onComplete(trailers);
