@@ -96,6 +96,8 @@ export class Exchange {
   private readonly socket: ClientSocket;
   /** Set while this pipelined request waits for the one before it: what forwards it then. */
   private turn: ((exchange: Exchange) => void) | undefined = undefined;
+  /** This exchange's response was handed over whole (or it ended): the next pipelined request of the connection may go. */
+  private passedTurn = false;
 
   /** Also watches the client: its response closing, or its connection closing, ends the exchange. */
   constructor(options: ExchangeOptions) {
@@ -124,20 +126,29 @@ export class Exchange {
   }
 
   /**
-   * HTTP/1.1 pipelining: when an earlier request of the same connection is still open,
-   * this one waits (holding no upstream connection and no body buffer) and `start` runs
-   * when the earlier one finishes; returns true then. One request at a time per
-   * connection, as nginx: otherwise a client pipelining hundreds of requests it never
-   * reads takes an upstream connection for each. HTTP/2 streams are independent.
+   * HTTP/1.1 pipelining: when an earlier request of the same connection has not had its
+   * response handed over whole yet, this one waits (holding no upstream connection and
+   * no body buffer) and `start` runs when that response ended; returns true then. One
+   * request at a time per connection, as nginx: otherwise a client pipelining hundreds of
+   * requests it never reads takes an upstream connection for each. A keep-alive client
+   * whose next request arrives before Node reports the last response flushed does not
+   * wait. HTTP/2 streams are independent.
    */
   waitTurn(start: (exchange: Exchange) => void): boolean {
-    if (this.live.size === 1 || this.req.httpVersionMajor !== 1) return false;
+    if (this.live.size === 1 || this.req.httpVersionMajor !== 1 || !this.behindAnother()) return false;
     const socket = this.socket;
     let waiting = socket[kPipelined];
     if (waiting === undefined) waiting = socket[kPipelined] = [];
     this.turn = start;
     waiting.push(this);
     return true;
+  }
+
+  /** Switchyard ended the client response (all of it handed to Node): a pipelined request waiting behind it goes next. */
+  responseEnded(): void {
+    // After the current call stack: the upstream connection this response used is released
+    // right after, so the next request can take it.
+    if (this.turn === undefined && !this.passedTurn && this.live.size > 1) process.nextTick(passTurnOf, this);
   }
 
   /** The spool ran empty before the response ended: the client takes bytes directly again. */
@@ -159,7 +170,7 @@ export class Exchange {
     this.finished = true;
     this.live.delete(this);
     // Waiting pipelined requests are live too: none waits when the set is now empty.
-    if (this.turn === undefined && this.live.size > 0) this.nextTurn();
+    if (this.turn === undefined && this.live.size > 0) this.passTurn();
     if (this.body !== undefined) {
       this.body.release();
       this.body = undefined;
@@ -189,8 +200,16 @@ export class Exchange {
     );
   }
 
-  /** This exchange (not a waiting one) ended: the next pipelined request of the connection, if any, goes now. */
-  private nextTurn(): void {
+  /** Another exchange of the connection is waiting, or still has its response to hand over. */
+  private behindAnother(): boolean {
+    for (const other of this.live) if (other !== this && (other.turn !== undefined || !other.passedTurn)) return true;
+    return false;
+  }
+
+  /** This exchange (not a waiting one) handed its response over or ended: the next pipelined request of the connection, if any, goes now (once). */
+  passTurn(): void {
+    if (this.passedTurn) return;
+    this.passedTurn = true;
     const waiting = this.socket[kPipelined];
     if (waiting === undefined) return;
     for (let next = waiting.shift(); next !== undefined; next = waiting.shift()) {
@@ -202,6 +221,10 @@ export class Exchange {
       }
     }
   }
+}
+
+function passTurnOf(exchange: Exchange): void {
+  exchange.passTurn();
 }
 
 /** Forwards exchanges to their target: what the request path calls. */

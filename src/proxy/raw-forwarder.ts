@@ -177,6 +177,7 @@ class Attempt implements ConnectionUser {
       else {
         if (trailers !== undefined) exchange.res.addTrailers(trailerPairs(trailers));
         exchange.res.end();
+        exchange.responseEnded();
       }
     }
     return this.bodyDone;

@@ -17,6 +17,8 @@ let spoolFiles = 0;
 export interface SpoolOwner {
   /** The spool ran empty while its upstream response is still arriving: the bytes go to the client directly again. */
   spoolEmptied(spool: ResponseSpool): void;
+  /** The spool ended the client response. */
+  responseEnded(): void;
 }
 
 /**
@@ -190,6 +192,7 @@ export class ResponseSpool {
       // The client caught up: it keeps its send timeout only until the last bytes leave.
       res.once('finish', clearSendTimeout);
       res.end();
+      this.owner.responseEnded();
       return;
     }
     this.res.setTimeout(0);

@@ -17,6 +17,8 @@ afterEach(async () => {
 
 /** More than loopback socket buffers hold: a client that does not read never sees this response finish. */
 const BIG = Buffer.alloc(8 * 1024 * 1024, 'x');
+/** Far more than loopback buffers take even once autotuned (a client that reads nothing never gets all of it). */
+const HUGE = Buffer.alloc(48 * 1024 * 1024, 'h');
 
 /** An upstream answering `/n` with "n" after a short pause; counts its open connections and the most at once. */
 async function countingUpstream(): Promise<{ up: Upstream; open: () => number; most: () => number; inFlight: () => number; mostInFlight: () => number }> {
@@ -29,7 +31,7 @@ async function countingUpstream(): Promise<{ up: Upstream; open: () => number; m
     mostInFlight = Math.max(mostInFlight, inFlight);
     setTimeout(() => {
       inFlight--;
-      res.end(req.url === '/big' ? BIG : `<${(req.url ?? '/').slice(1)}>`);
+      res.end(req.url === '/big' ? BIG : req.url === '/huge' ? HUGE : `<${(req.url ?? '/').slice(1)}>`);
     }, 2);
   });
   up.server.on('connection', (socket: Socket) => {
@@ -58,6 +60,32 @@ describe('HTTP/1.1 pipelining', () => {
     expect(counting.most()).toBe(1);
   });
 
+  it('delivers large pipelined responses whole and in order to a client that reads late', async () => {
+    const counting = await countingUpstream();
+    upstreams.push(counting.up);
+    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [counting.up.address] } } }]);
+    const client = new RawClient(app.port('http'));
+    clients.push(client);
+    await client.ready();
+    client.socket.pause();
+    client.write(
+      'GET /big HTTP/1.1\r\nHost: web\r\n\r\nGET /1 HTTP/1.1\r\nHost: web\r\n\r\nGET /big HTTP/1.1\r\nHost: web\r\n\r\nGET /3 HTTP/1.1\r\nHost: web\r\n\r\n',
+    );
+    await waitFor(() => counting.up.requests.length >= 1, 5000, 'the first request upstream');
+    await new Promise((r) => setTimeout(r, 200));
+    const chunks: Buffer[] = [];
+    client.socket.removeAllListeners('data');
+    client.socket.on('data', (d: Buffer) => chunks.push(d));
+    client.socket.resume();
+    const expected = 2 * BIG.length + 2 * 3;
+    await waitFor(() => Buffer.concat(chunks).toString('latin1').includes('<3>'), 10_000, 'all four answers');
+    const text = Buffer.concat(chunks).toString('latin1');
+    const bodies = text.split(/HTTP\/1\.1 200 OK\r\n[\s\S]*?\r\n\r\n/).slice(1);
+    expect(bodies.map((b) => (b.startsWith('<') ? b : b.length))).toEqual([BIG.length, '<1>', BIG.length, '<3>']);
+    expect(bodies.join('').length).toBe(expected);
+    expect(counting.most()).toBe(1);
+  });
+
   it('drops the waiting requests when the client leaves: they never reach the upstream', async () => {
     const counting = await countingUpstream();
     upstreams.push(counting.up);
@@ -67,7 +95,7 @@ describe('HTTP/1.1 pipelining', () => {
     await client.ready();
     client.socket.pause(); // never reads: the first response never finishes
     let burst = '';
-    for (let i = 0; i < 50; i++) burst += 'GET /big HTTP/1.1\r\nHost: web\r\n\r\n';
+    for (let i = 0; i < 50; i++) burst += 'GET /huge HTTP/1.1\r\nHost: web\r\n\r\n';
     client.write(burst);
     await waitFor(() => counting.up.requests.length >= 1, 5000, 'the first request upstream');
     client.destroy();
