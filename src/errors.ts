@@ -38,6 +38,7 @@ export const ERRORS = {
   NOT_IMPLEMENTED: { status: 501, message: 'The request uses a transfer coding switchyard does not implement' },
   UPSTREAM_FAILED: { status: 502, message: 'The upstream failed to answer' },
   NO_HEALTHY_TARGET: { status: 503, message: 'No healthy target' },
+  UPSTREAM_BUSY: { status: 503, message: 'Every connection to the target stayed busy (upstream.max_sockets) for the response timeout' },
   STORE_UNAVAILABLE: { status: 503, message: 'The state store (etcd) is unreachable; the last known state keeps serving' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream did not answer in time' },
   FLEET_LAGGING: { status: 504, message: 'Some fleet members did not apply the change in time; it stays committed' },

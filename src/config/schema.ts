@@ -210,6 +210,22 @@ export const configSchema = z
          * The engine takes it at start.
          */
         request_buffer_total: positiveInt.default(268_435_456).meta(RESTART_ONLY),
+        /**
+         * Bytes of one response kept for a client that reads slower than its upstream
+         * answers (nginx's proxy buffering, `proxy_max_temp_file_size`): the first 64 KiB in
+         * memory, the rest in an unlinked temp file under the OS temp directory. The
+         * upstream connection goes back to the pool as soon as the response is complete,
+         * so slow readers hold none. Past this many bytes the upstream is paused until the
+         * client catches up; 0 turns spooling off (always pause). Default 1 GiB. The engine
+         * takes it at start.
+         */
+        response_spool: z.number().int().min(0).default(1_073_741_824).meta(RESTART_ONLY),
+        /**
+         * Bytes the response spools of one process may hold on disk together; past it a
+         * spool that needs more pauses its upstream until its client catches up (as past
+         * response_spool). Default 4 GiB. The engine takes it at start.
+         */
+        response_spool_total: positiveInt.default(4_294_967_296).meta(RESTART_ONLY),
         /** Streams one HTTP/2 client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused (REFUSED_STREAM). Default 100, as nginx. Set when a listener's server is created. */
         h2_max_concurrent_streams: positiveInt.max(2_147_483_647).default(100).meta(RESTART_ONLY),
         /**

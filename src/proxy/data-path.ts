@@ -57,6 +57,8 @@ export class DataPath {
         requestBuffer: config.limits.request_buffer,
         requestBufferTotal: config.limits.request_buffer_total,
         sendTimeout: config.limits.send_timeout,
+        responseSpool: config.limits.response_spool,
+        responseSpoolTotal: config.limits.response_spool_total,
       },
       this.passive,
     );

@@ -5,16 +5,21 @@ import type { StackPool } from '../pool/stack-pool.js';
 import type { Target } from '../pool/target.js';
 import type { ServiceRoute } from '../routing/service-route.js';
 import type { ReadAheadBody } from './body-buffer.js';
+import type { ResponseSpool } from './response-spool.js';
 
 const kLive = Symbol('switchyard.liveExchanges');
-type ClientSocket = Socket & { [kLive]?: Set<Exchange> };
+const kPipelined = Symbol('switchyard.pipelinedExchanges');
+type ClientSocket = Socket & { [kLive]?: Set<Exchange>; [kPipelined]?: Exchange[] };
 
 /**
  * The client connection closed: abandon every exchange still open on it. The response
  * of a pipelined request that is still queued behind another never emits 'close' itself,
  * so without this its upstream connection would be held until the response timeout.
+ * Pipelined requests still waiting their turn are dropped first, so none starts now.
  */
 function onClientSocketClose(this: ClientSocket): void {
+  const waiting = this[kPipelined];
+  if (waiting !== undefined) waiting.length = 0;
   const live = this[kLive];
   if (live !== undefined) for (const exchange of live) exchange.abandon();
 }
@@ -77,12 +82,22 @@ export class Exchange {
   bodySent = false;
   /** The running upstream request, aborted when the client leaves. */
   upstream: { destroy(): unknown } | undefined = undefined;
+  /** What the client has not taken yet of the response, while it is behind (created at the first push-back only). */
+  spool: ResponseSpool | undefined = undefined;
+  /** Set while waiting for a free upstream connection: ends the wait after the route's response timeout. */
+  queueTimer: NodeJS.Timeout | undefined = undefined;
   /** The response to the client is complete or the exchange was abandoned. */
   done = false;
   /** finish() ran. */
   private finished = false;
   /** Open exchanges of the same client connection. */
   private readonly live: Set<Exchange>;
+  /** The client connection. */
+  private readonly socket: ClientSocket;
+  /** Set while this pipelined request waits for the one before it: what forwards it then. */
+  private turn: ((exchange: Exchange) => void) | undefined = undefined;
+  /** This exchange's response was handed over whole (or it ended): the next pipelined request of the connection may go. */
+  private passedTurn = false;
 
   /** Also watches the client: its response closing, or its connection closing, ends the exchange. */
   constructor(options: ExchangeOptions) {
@@ -104,9 +119,41 @@ export class Exchange {
     }
     live.add(this);
     this.live = live;
+    this.socket = socket;
     const res = this.res as ClientResponse;
     res[kExchange] = this;
     res.on('close', onClientClose);
+  }
+
+  /**
+   * HTTP/1.1 pipelining: when an earlier request of the same connection has not had its
+   * response handed over whole yet, this one waits (holding no upstream connection and
+   * no body buffer) and `start` runs when that response ended; returns true then. One
+   * request at a time per connection, as nginx: otherwise a client pipelining hundreds of
+   * requests it never reads takes an upstream connection for each. A keep-alive client
+   * whose next request arrives before Node reports the last response flushed does not
+   * wait. HTTP/2 streams are independent.
+   */
+  waitTurn(start: (exchange: Exchange) => void): boolean {
+    if (this.live.size === 1 || this.req.httpVersionMajor !== 1 || !this.behindAnother()) return false;
+    const socket = this.socket;
+    let waiting = socket[kPipelined];
+    if (waiting === undefined) waiting = socket[kPipelined] = [];
+    this.turn = start;
+    waiting.push(this);
+    return true;
+  }
+
+  /** Switchyard ended the client response (all of it handed to Node): a pipelined request waiting behind it goes next. */
+  responseEnded(): void {
+    // After the current call stack: the upstream connection this response used is released
+    // right after, so the next request can take it.
+    if (this.turn === undefined && !this.passedTurn && this.live.size > 1) process.nextTick(passTurnOf, this);
+  }
+
+  /** The spool ran empty before the response ended: the client takes bytes directly again. */
+  spoolEmptied(spool: ResponseSpool): void {
+    if (this.spool === spool) this.spool = undefined;
   }
 
   /** The client left before its response was complete: stop the upstream side. */
@@ -122,9 +169,19 @@ export class Exchange {
     if (this.finished) return;
     this.finished = true;
     this.live.delete(this);
+    // Waiting pipelined requests are live too: none waits when the set is now empty.
+    if (this.turn === undefined && this.live.size > 0) this.passTurn();
     if (this.body !== undefined) {
       this.body.release();
       this.body = undefined;
+    }
+    if (this.spool !== undefined) {
+      this.spool.destroy();
+      this.spool = undefined;
+    }
+    if (this.queueTimer !== undefined) {
+      clearTimeout(this.queueTimer);
+      this.queueTimer = undefined;
     }
     const seconds = (performance.now() - this.startedAt) / 1000;
     this.pool.meter.response(status, seconds);
@@ -142,6 +199,32 @@ export class Exchange {
       'access',
     );
   }
+
+  /** Another exchange of the connection is waiting, or still has its response to hand over. */
+  private behindAnother(): boolean {
+    for (const other of this.live) if (other !== this && (other.turn !== undefined || !other.passedTurn)) return true;
+    return false;
+  }
+
+  /** This exchange (not a waiting one) handed its response over or ended: the next pipelined request of the connection, if any, goes now (once). */
+  passTurn(): void {
+    if (this.passedTurn) return;
+    this.passedTurn = true;
+    const waiting = this.socket[kPipelined];
+    if (waiting === undefined) return;
+    for (let next = waiting.shift(); next !== undefined; next = waiting.shift()) {
+      const start = next.turn;
+      next.turn = undefined;
+      if (start !== undefined && !next.done && !next.finished) {
+        start(next);
+        return;
+      }
+    }
+  }
+}
+
+function passTurnOf(exchange: Exchange): void {
+  exchange.passTurn();
 }
 
 /** Forwards exchanges to their target: what the request path calls. */

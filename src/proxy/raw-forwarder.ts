@@ -7,6 +7,7 @@ import type { Exchange, Forwarder } from './exchange.js';
 import { responseHeaders, trailerPairs } from './headers.js';
 import { checkParserBinding } from './llhttp-binding.js';
 import { respondError } from './respond.js';
+import { ResponseSpool } from './response-spool.js';
 import { UpstreamConnection, type ConnectionPool, type ConnectionUser } from './upstream-connection.js';
 import { failureResponse, isTargetFault, shouldRetry } from './upstream-errors.js';
 
@@ -24,6 +25,10 @@ export interface RawForwarderOptions {
   readonly requestBufferTotal: number;
   /** How long a client may leave response bytes unread (`limits.send_timeout`). */
   readonly sendTimeout: number;
+  /** Bytes of one response a slow client may leave on disk while its upstream connection is freed (`limits.response_spool`; 0: off). */
+  readonly responseSpool?: number;
+  /** Bytes the spools of the process may hold on disk together (`limits.response_spool_total`). */
+  readonly responseSpoolTotal?: number;
 }
 
 type ErrnoError = NodeJS.ErrnoException;
@@ -53,6 +58,18 @@ class Attempt implements ConnectionUser {
 
   get client(): ServerResponse | undefined {
     return this.exchange.done ? undefined : this.exchange.res;
+  }
+
+  get spool(): ResponseSpool | undefined {
+    return this.exchange.spool;
+  }
+
+  startSpool(): ResponseSpool | undefined {
+    const limit = this.forwarder.responseSpool;
+    if (limit === 0) return undefined;
+    const exchange = this.exchange;
+    exchange.spool = new ResponseSpool(exchange.res, limit, this.forwarder.spoolDisk, this.forwarder.sendTimeout, exchange);
+    return exchange.spool;
   }
 
   /**
@@ -106,8 +123,14 @@ class Attempt implements ConnectionUser {
     const socket = this.conn.socket;
     exchange.bodySent = true;
     const chunked = this.chunked;
-    const write = (chunk: Buffer): boolean =>
-      chunked ? socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1') && socket.write(chunk) && socket.write('\r\n', 'latin1') : socket.write(chunk);
+    // All three parts of a chunk are written even when the socket pushes back: `a && b && c`
+    // would drop the data and its CRLF after a size line that filled the buffer.
+    const write = (chunk: Buffer): boolean => {
+      if (!chunked) return socket.write(chunk);
+      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      return socket.write('\r\n', 'latin1');
+    };
     const start = exchange.body?.data;
     if (start !== undefined && start.length > 0) write(start);
     const onData = (chunk: Buffer): void => {
@@ -149,8 +172,13 @@ class Attempt implements ConnectionUser {
     const exchange = this.exchange;
     exchange.upstream = undefined;
     if (!exchange.done) {
-      if (trailers !== undefined) exchange.res.addTrailers(trailerPairs(trailers));
-      exchange.res.end();
+      const spool = exchange.spool;
+      if (spool !== undefined) spool.end(trailers === undefined ? undefined : trailerPairs(trailers));
+      else {
+        if (trailers !== undefined) exchange.res.addTrailers(trailerPairs(trailers));
+        exchange.res.end();
+        exchange.responseEnded();
+      }
     }
     return this.bodyDone;
   }
@@ -200,6 +228,10 @@ export class RawForwarder implements Forwarder, ConnectionPool {
   readonly maxSockets: number;
   readonly maxHeaderSize: number;
   readonly sendTimeout: number;
+  /** Bytes one response may spool to disk for a slow client; 0: the upstream is paused instead. */
+  readonly responseSpool: number;
+  /** What the response spools' temp files of this process hold together. */
+  readonly spoolDisk: BufferBudget;
   /** Read-ahead limit per request body, bytes. */
   readonly requestBuffer: number;
   /** What read-ahead buffers of this process hold together. */
@@ -215,20 +247,27 @@ export class RawForwarder implements Forwarder, ConnectionPool {
     this.maxSockets = options.maxSockets;
     this.maxHeaderSize = options.maxHeaderSize ?? 65_536;
     this.sendTimeout = options.sendTimeout;
+    this.responseSpool = options.responseSpool ?? 1_073_741_824;
+    this.spoolDisk = new BufferBudget(options.responseSpoolTotal ?? 4_294_967_296);
     this.requestBuffer = options.requestBuffer;
     this.budget = new BufferBudget(options.requestBufferTotal);
     this.passive = passive;
   }
 
-  /** A request without a body goes at once; one with a body after its read-ahead. */
+  /** A request without a body goes at once; one with a body after its read-ahead; a pipelined one after the one before it. */
   forward(exchange: Exchange): void {
+    if (exchange.waitTurn(this.forwardNow)) return;
+    this.forwardNow(exchange);
+  }
+
+  private readonly forwardNow = (exchange: Exchange): void => {
     if (!exchange.hasBody) {
       this.attempt(exchange);
       return;
     }
     exchange.req.on('error', ignoreError);
     exchange.body = new ReadAheadBody(exchange.req, this.requestBuffer, this.budget, exchange, this.bodyRead);
-  }
+  };
 
   /** The read-ahead ended: forward, to another target when the chosen one went down meanwhile. */
   private readonly bodyRead = (exchange: Exchange): void => {
@@ -241,18 +280,27 @@ export class RawForwarder implements Forwarder, ConnectionPool {
   /**
    * Sends `exchange` to its target on an idle connection, a new one, or, when the
    * target already has `maxSockets` connections, after the next one frees up (like
-   * HAProxy's `maxconn` per server; the wait is bounded by the busy ones' response timeout).
+   * HAProxy's `maxconn` per server). The wait is bounded by the route's response timeout,
+   * past which the client gets 503 UPSTREAM_BUSY (HAProxy's `timeout queue`).
    */
   attempt(exchange: Exchange): void {
     const target = exchange.target;
     target.beginRequest();
     const connections = this.connectionsOf(target);
     const conn = connections.takeIdle() ?? (connections.count < this.maxSockets ? this.open(connections) : undefined);
-    if (conn === undefined) connections.waiting.push(exchange);
-    else this.dispatch(exchange, conn);
+    if (conn !== undefined) {
+      this.dispatch(exchange, conn);
+      return;
+    }
+    connections.waiting.push(exchange);
+    exchange.queueTimer = setTimeout(queueTimedOut, exchange.route.responseTimeout, connections, exchange);
   }
 
   private dispatch(exchange: Exchange, conn: UpstreamConnection): void {
+    if (exchange.queueTimer !== undefined) {
+      clearTimeout(exchange.queueTimer);
+      exchange.queueTimer = undefined;
+    }
     exchange.upstream = conn;
     new Attempt(exchange, this, conn).start();
   }
@@ -304,10 +352,28 @@ export class RawForwarder implements Forwarder, ConnectionPool {
   }
 
   close(): void {
-    for (const connections of this.targets.values()) connections.waiting.length = 0;
+    for (const connections of this.targets.values()) {
+      for (const exchange of connections.waiting) clearTimeout(exchange.queueTimer);
+      connections.waiting.length = 0;
+    }
     for (const conn of [...this.all]) conn.destroy();
     this.targets.clear();
   }
+}
+
+/** An exchange waited the route's response timeout for a free connection: 503, the target not blamed. */
+function queueTimedOut(connections: TargetConnections, exchange: Exchange): void {
+  exchange.queueTimer = undefined;
+  const i = connections.waiting.indexOf(exchange);
+  if (i < 0) return;
+  connections.waiting.splice(i, 1);
+  exchange.target.endRequest();
+  if (exchange.done) return;
+  respondError(
+    exchange.res,
+    failureResponse('queue').code,
+    `service "${exchange.route.name}" stack "${exchange.pool.name}": every connection to ${exchange.target.address} stayed busy (upstream.max_sockets) for the response timeout`,
+  );
 }
 
 /** The pooled connections of one target and the exchanges waiting for one. */

@@ -4,6 +4,7 @@ import { connectOrFail } from '../net/connect.js';
 import type { UpstreamErrorKind } from '../pool/stack-meter.js';
 import type { Target } from '../pool/target.js';
 import { parserClass, type LlhttpParser } from './llhttp-binding.js';
+import type { ResponseSpool } from './response-spool.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
 type ErrnoError = NodeJS.ErrnoException;
@@ -12,6 +13,10 @@ type ErrnoError = NodeJS.ErrnoException;
 export interface ConnectionUser {
   /** Where body bytes go: the client's response, or undefined once that client is gone (the rest is read and dropped). */
   readonly client: ServerResponse | undefined;
+  /** The spool holding what the client has not taken yet, while it is behind. */
+  readonly spool: ResponseSpool | undefined;
+  /** The client pushed back: start spooling the rest of the response, or undefined when spooling is off (the connection pauses instead). */
+  startSpool(): ResponseSpool | undefined;
   /** The connection is established: a streamed request body may go out now. */
   onConnect(): void;
   /** A final response head arrived; returns 1 when the response has no body (HEAD), else 0. */
@@ -65,6 +70,8 @@ export class UpstreamConnection {
   private keepAlive = false;
   /** The client response this connection stopped reading for (backpressure), if any. */
   private pausedFor: ServerResponse | undefined = undefined;
+  /** Reading stopped because the exchange's spool is full. */
+  private pausedForSpool = false;
   /** Header pairs flushed early by the parser (heads spanning several reads, or trailers). */
   private pendingHeaders: string[] | undefined = undefined;
 
@@ -177,9 +184,23 @@ export class UpstreamConnection {
   }
 
   private onBody(chunk: Buffer): void {
-    const res = this.user?.client;
+    const user = this.user;
+    if (user === undefined) return;
+    const res = user.client;
     if (res === undefined) return;
-    if (!res.write(chunk) && this.pausedFor === undefined) {
+    const spool = user.spool;
+    if (spool !== undefined) {
+      // The client is behind: bytes queue behind the ones it has not taken yet.
+      if (!spool.push(chunk, this.onSpoolRoom) && !this.pausedForSpool) {
+        this.pausedForSpool = true;
+        this.socket.pause();
+        this.socket.setTimeout(0);
+      }
+      return;
+    }
+    // The client pushed back: the rest of the response is spooled, so the upstream
+    // connection is free as soon as the response is complete (nginx's proxy buffering).
+    if (!res.write(chunk) && this.pausedFor === undefined && user.startSpool() === undefined) {
       // Reading now waits for the client. Upstream silence is no longer the upstream's
       // fault, so its response timeout stops; the client instead gets send_timeout to take
       // data (nginx's send_timeout), past which only its own connection is closed (Node
@@ -191,6 +212,15 @@ export class UpstreamConnection {
       res.once('drain', this.onDrain);
     }
   }
+
+  /** The spool has room again: read from the upstream again, under the response timeout. */
+  private readonly onSpoolRoom = (): void => {
+    if (!this.pausedForSpool) return;
+    this.pausedForSpool = false;
+    if (this.closed) return;
+    this.socket.setTimeout(this.responseTimeout);
+    this.socket.resume();
+  };
 
   /** The client caught up: read from the upstream again, under the response timeout. */
   private readonly onDrain = (): void => {
@@ -220,6 +250,11 @@ export class UpstreamConnection {
       this.pausedFor.off('drain', this.onDrain);
       this.pausedFor.once('drain', clearSendTimeout);
       this.pausedFor = undefined;
+      this.socket.resume();
+    }
+    if (this.pausedForSpool) {
+      this.pausedForSpool = false;
+      user.spool?.forgetResume();
       this.socket.resume();
     }
     const sentInFull = user.onComplete(trailers);

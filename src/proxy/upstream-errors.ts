@@ -73,12 +73,16 @@ export interface FailureResponse {
 
 const TIMED_OUT: FailureResponse = { code: 'UPSTREAM_TIMEOUT', status: ERRORS.UPSTREAM_TIMEOUT.status };
 const FAILED: FailureResponse = { code: 'UPSTREAM_FAILED', status: ERRORS.UPSTREAM_FAILED.status };
+const BUSY: FailureResponse = { code: 'UPSTREAM_BUSY', status: ERRORS.UPSTREAM_BUSY.status };
 
 /**
  * The one mapping from an upstream failure to the client's answer: a response timeout
- * is 504 UPSTREAM_TIMEOUT, everything else (refused, reset, broken framing) 502
- * UPSTREAM_FAILED. A 5xx from the upstream is passed on as it is and never gets here.
+ * is 504 UPSTREAM_TIMEOUT, a request that waited the response timeout for a free
+ * connection (`queue`: the target has `max_sockets` busy) 503 UPSTREAM_BUSY, as
+ * HAProxy's `timeout queue` (the target did not fail; it was never asked), everything
+ * else (refused, reset, broken framing) 502 UPSTREAM_FAILED. A 5xx from the upstream is
+ * passed on as it is and never gets here.
  */
-export function failureResponse(kind: UpstreamErrorKind): FailureResponse {
-  return kind === 'timeout' ? TIMED_OUT : FAILED;
+export function failureResponse(kind: UpstreamErrorKind | 'queue'): FailureResponse {
+  return kind === 'timeout' ? TIMED_OUT : kind === 'queue' ? BUSY : FAILED;
 }

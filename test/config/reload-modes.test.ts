@@ -43,6 +43,8 @@ describe('config reload modes', () => {
         'limits.send_timeout',
         'limits.request_buffer',
         'limits.request_buffer_total',
+        'limits.response_spool',
+        'limits.response_spool_total',
         'limits.h2_max_concurrent_streams',
         'limits.h2_max_stream_resets',
         'upstream.idle_timeout',
