@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import writeFileAtomic from 'write-file-atomic';
 import type { AcmeConfig } from '../config/schema.js';
 import type { ChallengeResponder } from './challenges.js';
+import { messageOf } from '../errors.js';
 
 /** A certificate chain (leaf first) and its key, as the CA issued them. */
 export interface IssuedCertificate {
@@ -45,10 +46,6 @@ function answeredOrExplained(): AxiosAdapter {
       throw new Error(`${(config.method ?? 'get').toUpperCase()} ${config.url ?? ''}: ${messageOf(err)}`);
     }
   };
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**

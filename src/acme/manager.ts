@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AcmeConfig, Config } from '../config/schema.js';
-import { SwitchyardError } from '../errors.js';
+import { messageOf, SwitchyardError } from '../errors.js';
 import type { AcmeEvent, EventBus } from '../events/bus.js';
 import { assertCertificateName } from '../config/certificate-names.js';
 import type { CertificateStore } from '../tls/store.js';
@@ -52,10 +52,6 @@ interface Managed {
   retryAt: number | undefined;
   /** When this process last installed it (keeps min_renew_interval across renewals). */
   lastIssuedAt: number | undefined;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** `work`, or a rejection with the signal's reason as soon as it aborts. */

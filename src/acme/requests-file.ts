@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import { SwitchyardError } from '../errors.js';
+import { messageOf, SwitchyardError } from '../errors.js';
 import { isCertificateName } from '../config/certificate-names.js';
 import { acmeHostProblem } from '../config/acme-hosts.js';
 
@@ -9,10 +9,6 @@ import { acmeHostProblem } from '../config/acme-hosts.js';
 export interface AcmeRequest {
   readonly name: string;
   readonly hosts: readonly string[];
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import writeFileAtomic from 'write-file-atomic';
 import { isCertificateName } from '../config/certificate-names.js';
+import { messageOf } from '../errors.js';
 
 /** Where a certificate came from, as `cert list` shows it. */
 export type CertificateSource = 'uploaded' | 'self-signed' | 'acme';
@@ -16,10 +17,6 @@ export type CertificateSource = 'uploaded' | 'self-signed' | 'acme';
 const META_SUFFIX = '.meta.json';
 
 const SOURCES: ReadonlySet<string> = new Set<CertificateSource>(['uploaded', 'self-signed', 'acme']);
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** Records `source` for `name` (removing the record for `uploaded`). Never throws: a lost record only changes what is shown after a restart. */
 export async function writeCertificateSource(dir: string, name: string, source: CertificateSource, log: Logger): Promise<void> {
