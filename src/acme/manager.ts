@@ -6,11 +6,13 @@ import type { AcmeEvent, EventBus } from '../events/bus.js';
 import { assertCertificateName } from '../config/certificate-names.js';
 import type { CertificateStore } from '../tls/store.js';
 import { ChallengeResponder } from './challenges.js';
-import type { AcmeFleet, AcmeLock } from './fleet.js';
+import type { AcmeFleet } from './fleet.js';
 import { normalizeAcmeHosts, sameHosts } from '../config/acme-hosts.js';
 import { AcmeIssuer } from './issuer.js';
+import type { Managed } from './managed.js';
+import { type OrderRun, runOrder } from './order.js';
 import { type AcmeRequest, readAcmeRequests, writeAcmeRequests } from './requests-file.js';
-import { LOCK_RETRY_MS, MAX_TIMER_MS, renewalTime, retryDelay } from './schedule.js';
+import { MAX_TIMER_MS, renewalTime } from './schedule.js';
 
 /** What the manager reads and writes. */
 export interface AcmeManagerDeps {
@@ -37,31 +39,6 @@ export interface AcmeStatus {
   last_error: string | null;
   /** Consecutive failed orders. */
   failures: number;
-}
-
-interface Managed {
-  readonly name: string;
-  readonly hosts: readonly string[];
-  readonly origin: 'config' | 'api';
-  timer: NodeJS.Timeout | undefined;
-  /** When the armed timer orders (epoch ms); undefined when none is armed. */
-  dueAt: number | undefined;
-  running: boolean;
-  failures: number;
-  lastError: string | undefined;
-  retryAt: number | undefined;
-  /** When this process last installed it (keeps min_renew_interval across renewals). */
-  lastIssuedAt: number | undefined;
-}
-
-/** `work`, or a rejection with the signal's reason as soon as it aborts. */
-function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 /** Pause between two tries to reach etcd for the fleet's tokens after a start without it. */
@@ -91,11 +68,25 @@ export class AcmeManager {
   private stopped = false;
   private followRetry: NodeJS.Timeout | undefined;
 
+  /** What each order uses of this manager. */
+  private readonly run: OrderRun;
+
   constructor(private readonly deps: AcmeManagerDeps) {
     const dir = join(deps.certsDir, 'acme');
     this.requestsPath = join(dir, 'requests.json');
     this.issuer = new AcmeIssuer(dir, this.challenges, deps.log);
     this.challenges.log = deps.log;
+    this.run = {
+      ...deps,
+      fleet: deps.fleet,
+      issuer: this.issuer,
+      current: (m) => !this.stopped && this.managed.get(m.name) === m,
+      renewalDue: (m, config) => this.renewalDue(m, config),
+      nextRenewal: (name) => this.nextRenewal(name),
+      schedule: (m) => this.schedule(m),
+      arm: (m, at) => this.arm(m, at),
+      publish: (event) => this.publish(event),
+    };
   }
 
   /** Loads the API's requests and schedules every certificate; orders run in the background (call once the plain listeners are open). */
@@ -321,100 +312,10 @@ export class AcmeManager {
   private enqueue(m: Managed): void {
     m.running = true;
     m.dueAt = undefined;
-    this.queue = this.queue.then(() => this.order(m));
+    this.queue = this.queue.then(() => runOrder(m, this.config, this.run));
   }
 
   private publish(event: Omit<AcmeEvent, 'type' | 'time'>): void {
     this.deps.events.publish({ type: 'acme', time: new Date().toISOString(), ...event });
-  }
-
-  /** One order, start to install; never throws (a failure is scheduled for retry). */
-  private async order(m: Managed): Promise<void> {
-    const config = this.config;
-    if (this.stopped || config === undefined || this.managed.get(m.name) !== m) {
-      m.running = false;
-      return;
-    }
-    const { log, store, events, fleet } = this.deps;
-    let lock: AcmeLock | undefined;
-    try {
-      if (fleet !== undefined) {
-        lock = await fleet.lock(m.name);
-        if (lock === undefined) {
-          // Another instance orders it: its result arrives through etcd (adoptShared); until then, try again now and then.
-          log.info({ certificate: m.name }, 'ACME order runs on another instance (its lock is held); waiting for its certificate');
-          m.running = false;
-          if (!this.stopped && this.managed.get(m.name) === m) this.arm(m, Date.now() + LOCK_RETRY_MS);
-          return;
-        }
-        if (await this.renewedInFleet(m, config, fleet)) {
-          m.running = false;
-          this.schedule(m);
-          return;
-        }
-      }
-      const renewing = store.source(m.name) === 'acme';
-      log.info({ certificate: m.name, hosts: m.hosts, directory: config.directory, renewing }, 'ACME order started');
-      this.publish({ name: m.name, action: 'ordered', hosts: m.hosts });
-      const ordering = this.issuer.issue(config, m.hosts);
-      const issued = await (lock === undefined ? ordering : unlessAborted(ordering, lock.signal));
-      if (this.stopped || this.managed.get(m.name) !== m) return;
-      if (lock?.signal.aborted) throw lock.signal.reason;
-      const { info, replaced } = await store.add(m.name, issued.certPem, issued.keyPem, 'acme');
-      m.failures = 0;
-      m.lastError = undefined;
-      m.retryAt = undefined;
-      m.lastIssuedAt = Date.now();
-      m.running = false;
-      this.schedule(m);
-      const next = this.nextRenewal(m.name);
-      log.info({ certificate: m.name, fingerprint256: info.fingerprint256, not_after: info.not_after, next_renewal: next }, 'ACME certificate installed');
-      events.publish({
-        type: 'certificate',
-        time: new Date().toISOString(),
-        name: m.name,
-        action: replaced ? 'replaced' : 'added',
-        fingerprint256: info.fingerprint256,
-      });
-      this.publish({
-        name: m.name,
-        action: renewing ? 'renewed' : 'issued',
-        hosts: m.hosts,
-        fingerprint256: info.fingerprint256,
-        not_after: info.not_after,
-        ...(next === undefined ? {} : { next_renewal: next }),
-      });
-    } catch (err) {
-      if (this.stopped || this.managed.get(m.name) !== m) return;
-      m.failures += 1;
-      m.lastError = messageOf(err);
-      m.retryAt = Date.now() + retryDelay(m.failures, Math.random());
-      m.running = false;
-      this.schedule(m);
-      const kept = store.get(m.name);
-      log.error(
-        { certificate: m.name, hosts: m.hosts, err: m.lastError, failures: m.failures, retry_at: iso(m.retryAt), kept: kept?.fingerprint256 ?? null },
-        kept ? 'ACME order failed; the current certificate stays' : 'ACME order failed',
-      );
-      this.publish({ name: m.name, action: 'failed', hosts: m.hosts, error: m.lastError, retry_at: iso(m.retryAt) });
-    } finally {
-      m.running = false;
-      await lock?.release();
-    }
-  }
-
-  /**
-   * After taking the lock: installs the certificate the fleet holds (another instance may
-   * have just renewed it) and says whether it is still not due, so nothing is ordered twice.
-   */
-  private async renewedInFleet(m: Managed, config: AcmeConfig, fleet: AcmeFleet): Promise<boolean> {
-    const shared = await fleet.certificate(m.name);
-    if (shared?.source === 'acme') await this.deps.store.applyRemote(m.name, { cert: shared.cert, key: shared.key }, shared.origin, 'acme');
-    if (this.renewalDue(m, config) <= Date.now()) return false;
-    m.retryAt = undefined;
-    m.failures = 0;
-    m.lastError = undefined;
-    this.deps.log.info({ certificate: m.name, origin: shared?.origin }, 'ACME certificate already renewed in the fleet; not ordering');
-    return true;
   }
 }
