@@ -131,6 +131,12 @@ export class RequestHandler {
 
   /** Route → stack → target → forward, for a head already read and accepted. */
   private route(req: IncomingMessage, res: ServerResponse, head: RequestHead, url: string, startedAt: number): void {
+    if (req.method === 'TRACE') {
+      // TRACE echoes the request, cookies and credentials included (cross-site tracing): never forwarded, as nginx answers 405.
+      res.setHeader('allow', ALLOWED_METHODS);
+      this.unmatchedMeter.response(respondError(res, 'METHOD_NOT_ALLOWED', 'TRACE is not forwarded'), (performance.now() - startedAt) / 1000);
+      return;
+    }
     const route = this.controller.snapshot.router.match(head.host, url);
     if (route === undefined) {
       this.unmatchedMeter.response(respondError(res, 'NO_ROUTE', 'no service matches this host and path'), (performance.now() - startedAt) / 1000);

@@ -283,6 +283,14 @@ describe('request-target forms and version (RFC 9112 §2.3, §3.2)', () => {
     expect(forwarded).toBe('');
   });
 
+  it('answers TRACE with 405 and Allow, forwarding nothing (cross-site tracing; nginx does the same)', async () => {
+    const { answer, forwarded } = await exchange('TRACE / HTTP/1.1\r\nHost: a\r\nCookie: secret=1\r\nConnection: close\r\n\r\n');
+    expect(statusOf(answer)).toBe('HTTP/1.1 405 Method Not Allowed');
+    expect(answer).toMatch(/\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\n/i);
+    expect(answer).not.toContain('secret=1');
+    expect(forwarded).toBe('');
+  });
+
   it.each(['HTTP/2.0', 'HTTP/3.0'])('answers 505 to %s on an HTTP/1 request line', async (version) => {
     const { answer, forwarded } = await exchange(`GET / ${version}\r\nHost: a\r\n\r\n`);
     expect(statusOf(answer)).toBe('HTTP/1.1 505 HTTP Version Not Supported');
