@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Http2ServerRequest } from 'node:http2';
+import { constants, Http2ServerRequest } from 'node:http2';
 import type { Logger } from 'pino';
 import type { ChallengeResponder } from '../acme/challenges.js';
 import { NOOP_METER, type StackMeter } from '../pool/stack-meter.js';
@@ -120,7 +120,9 @@ export class RequestHandler {
       }
       return;
     }
-    const keepUnderscores = this.controller.currentConfig.limits.underscores_in_headers;
+    const limits = this.controller.currentConfig.limits;
+    if (!req.stream.endAfterHeaders) boundStreamBody(req, res, limits.request_timeout);
+    const keepUnderscores = limits.underscores_in_headers;
     const head = readH2RequestHead(req.rawHeaders, req.stream.endAfterHeaders, req.socket.remoteAddress, this.listener, keepUnderscores);
     if (head.refusal !== undefined) {
       respondError(res, head.refusal.code, head.refusal.message);
@@ -201,4 +203,19 @@ export class RequestHandler {
     const sticky = ['Set-Cookie', `${name}=${pool.name}; Path=/; HttpOnly; SameSite=Lax`];
     return listenerHeaders === undefined ? sticky : [...listenerHeaders, ...sticky];
   }
+}
+
+/**
+ * HTTP/2 has no server-wide `requestTimeout`: a stream whose body is not complete within
+ * `limits.request_timeout` gets 408 (or, once its answer began, a reset), as node:http cuts
+ * an HTTP/1.1 request; its upstream attempt is abandoned with the stream.
+ */
+function boundStreamBody(req: Http2ServerRequest, res: ServerResponse, ms: number): void {
+  const timer = setTimeout(() => {
+    if (req.complete) return;
+    if (res.headersSent) req.stream.close(constants.NGHTTP2_CANCEL);
+    else respondError(res, 'REQUEST_TIMEOUT', `the request body did not arrive within ${ms} ms`);
+  }, ms);
+  timer.unref();
+  req.stream.once('close', () => clearTimeout(timer));
 }
