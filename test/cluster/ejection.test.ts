@@ -10,12 +10,16 @@ interface ServiceJson {
 describe('workers: passive ejection', () => {
   it('a target ejected by one worker is taken out by every worker and shown by the primary', async () => {
     const good = await startUpstream('good');
-    const bad = await startUpstream('bad', (_req, res) => res.writeHead(500).end('broken'));
+    // It fails only once the test's connection to worker 1 is found: the requests that look
+    // for it land on either worker, and failures among them could eject it before the test looks.
+    let failing = false;
+    const bad = await startUpstream('bad', (_req, res) => (failing ? res.writeHead(500).end('broken') : res.end('bad')));
     const services = `  - name: web\n    stacks: { blue: { targets: ["${good.address}", "${bad.address}"] } }\n`;
     const sy = await startCluster(services, { extra: 'upstream: { max_fails: 2, fail_timeout: 60s }\n' });
 
     // Only worker 1 sees the failures: one keep-alive connection on it, round robin over both targets.
     const onOne = await agentOnWorker(sy.proxyPort, '1');
+    failing = true;
     let failures = 0;
     for (let i = 0; i < 20 && failures < 2; i++) if ((await fetchAnswer(sy.proxyPort, onOne)).status === 500) failures++;
     expect(failures).toBe(2);
