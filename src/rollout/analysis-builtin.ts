@@ -1,5 +1,6 @@
 import type { AnalysisConfig } from '../config/schema.js';
 import { formatDuration } from '../config/duration.js';
+import { histogramQuantile } from '../metrics/histogram-quantile.js';
 import { formatRatio, type Measurement } from './measurement.js';
 
 /** The response counts of one stack as switchyard keeps them (src/metrics/response-series.ts). */
@@ -29,27 +30,18 @@ export function baseline(counts: ResponseCounts): Baseline {
 }
 
 /**
- * The `q` quantile in ms of the durations counted per bucket, interpolated within its
- * bucket as Prometheus' histogram_quantile does (the +Inf bucket answers the highest
- * finite bound); undefined when nothing was counted.
+ * The `q` quantile in ms of the durations counted per bucket (the last slot is +Inf), as
+ * `histogramQuantile` interpolates it; undefined when nothing was counted.
  */
 export function quantileMs(buckets: ArrayLike<number>, bounds: readonly number[], q: number): number | undefined {
+  const cumulative: number[] = [];
   let total = 0;
-  for (let i = 0; i < buckets.length; i++) total += buckets[i] as number;
-  if (total === 0) return undefined;
-  const rank = q * total;
-  let below = 0;
   for (let i = 0; i < buckets.length; i++) {
-    const inBucket = buckets[i] as number;
-    if (below + inBucket >= rank && inBucket > 0) {
-      if (i >= bounds.length) return (bounds.at(-1) ?? 0) * 1000;
-      const lower = i === 0 ? 0 : (bounds[i - 1] as number);
-      const upper = bounds[i] as number;
-      return (lower + (upper - lower) * ((rank - below) / inBucket)) * 1000;
-    }
-    below += inBucket;
+    total += buckets[i] as number;
+    if (i < bounds.length) cumulative.push(total);
   }
-  return (bounds.at(-1) ?? 0) * 1000;
+  const seconds = histogramQuantile(q, bounds, cumulative, total);
+  return seconds === null ? undefined : seconds * 1000;
 }
 
 /**

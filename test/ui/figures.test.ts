@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { Figures, type FiguresEvent, histogramQuantile } from '../../src/metrics/figures.js';
+import { Figures, type FiguresEvent } from '../../src/metrics/figures.js';
+import { histogramQuantile } from '../../src/metrics/histogram-quantile.js';
 import { ResponseSeries } from '../../src/metrics/response-series.js';
 
 const BOUNDS = [0.005, 0.01, 0.1, 1];
