@@ -1,11 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { describe, expect, it, vi } from 'vitest';
-import { AdminClient } from '../../src/cli/admin-client.js';
-import { registerCertCommands } from '../../src/cli/commands/cert.js';
+import { describe, expect, it } from 'vitest';
 import type { Switchyard } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
+import { runCertCli } from '../helpers/cert-cli.js';
 import { tempDir } from '../helpers/switchyard.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { acmeEvent, requestsOnDisk, startAcmeSwitchyard } from './support.js';
@@ -130,29 +128,7 @@ describe('ACME across a config reload', () => {
 });
 
 describe('switchyard cert acme', () => {
-  async function run(base: string, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-    const program = new Command('switchyard').exitOverride();
-    registerCertCommands(program, () => new AdminClient(base, undefined));
-    let stdout = '';
-    let stderr = '';
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stdout += String(chunk);
-      return true;
-    });
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stderr += String(chunk);
-      return true;
-    });
-    try {
-      process.exitCode = undefined;
-      await program.parseAsync(['node', 'switchyard', ...args]);
-      return { stdout, stderr, code: Number(process.exitCode ?? 0) };
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-      process.exitCode = undefined;
-    }
-  }
+  const run = runCertCli;
 
   it('orders through the API and prints what happens next; bad input exits non-zero', async () => {
     const { sy } = await setup();

@@ -1,15 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, } from 'vitest';
 import { createAdminApp } from '../../src/admin/app.js';
 import { registerCertificateRoutes } from '../../src/admin/routes/certificates.js';
-import { AdminClient } from '../../src/cli/admin-client.js';
-import { registerCertCommands } from '../../src/cli/commands/cert.js';
 import { CertificateStore } from '../../src/tls/store.js';
+import { runCertCli } from '../helpers/cert-cli.js';
 import { opensslCert, removeTempDirs, tempDir } from './fixtures.js';
 
 const log = pino({ level: 'silent' });
@@ -42,30 +40,7 @@ describe('switchyard cert', () => {
   });
 
   /** Runs `switchyard <args>` against the test admin API; returns what it printed and its exit code. */
-  async function run(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-    const program = new Command('switchyard').exitOverride();
-    registerCertCommands(program, () => new AdminClient(base, undefined));
-    let stdout = '';
-    let stderr = '';
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stdout += String(chunk);
-      return true;
-    });
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stderr += String(chunk);
-      return true;
-    });
-    try {
-      process.exitCode = undefined;
-      await program.parseAsync(args, { from: 'user' });
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-    }
-    const code = Number(process.exitCode ?? 0);
-    process.exitCode = undefined;
-    return { stdout, stderr, code };
-  }
+  const run = (...args: string[]) => runCertCli(base, ...args);
 
   it('self-signed: installs a certificate and prints its SHA-256 fingerprint', async () => {
     const result = await run('cert', 'self-signed', 'demo', '--host', 'localhost', '--host', '127.0.0.1', '--days', '30');
