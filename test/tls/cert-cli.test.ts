@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/admin/app.js';
 import { registerCertificateRoutes } from '../../src/admin/routes/certificates.js';
 import { CertificateStore } from '../../src/tls/store.js';
