@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { trackInTest } from '../helpers/cleanup.js';
-import { CLI, writeChildConfig } from '../helpers/child-switchyard.js';
-import { tempDir, waitFor } from '../helpers/switchyard.js';
+import { spawnSwitchyard, writeChildConfig } from '../helpers/child-switchyard.js';
+import { tempDir } from '../helpers/switchyard.js';
 
 /** What GET /v1/workers answers. */
 export interface WorkersJson {
@@ -50,21 +50,8 @@ export async function startCluster(
   const proxyPort = options.port ?? written.proxyPort;
   if (options.port !== undefined) writeFileSync(configPath, readFileSync(configPath, 'utf8').replace(`port: ${written.proxyPort},`, `port: ${proxyPort},`));
   if (options.listeners) writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('listeners:\n', `listeners:\n${options.listeners}`));
-  const child = spawn(process.execPath, [CLI, 'start', '--config', configPath], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, SWITCHYARD_ADMIN_TOKEN: '', ...options.env },
-  });
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  trackInTest({
-    close: async () => {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  });
   const adminUrl = `http://127.0.0.1:${adminPort}`;
+  const { child, output, exited } = await spawnSwitchyard(configPath, adminUrl, { ...process.env, SWITCHYARD_ADMIN_TOKEN: '', ...options.env });
   const call = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${adminUrl}${path}`, {
       method,
@@ -80,28 +67,15 @@ export async function startCluster(
     proxyPort,
     adminUrl,
     exited,
-    output: () => output,
+    output,
     logs: () =>
-      output
+      output()
         .split('\n')
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, unknown>),
     workers: async () => (await call('GET', '/v1/workers')).json as WorkersJson,
     call,
   };
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`switchyard exited with ${child.exitCode}: ${output}`);
-      return fetch(`${adminUrl}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-    },
-    15_000,
-    'switchyard ready',
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}: ${output}`);
-  });
   return cluster;
 }
 

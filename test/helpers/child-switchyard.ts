@@ -52,12 +52,20 @@ export function runCli(args: string[], timeout = 15_000): Promise<{ code: number
   });
 }
 
+/** A `switchyard start` child process, what it printed so far, and its exit. */
+export interface SpawnedSwitchyard {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  readonly exited: Promise<number | string>;
+}
+
 /**
- * Starts `switchyard start --config` and waits until /healthz answers 200 (or the child dies).
- * Started in a test, the child is SIGKILLed (if still running) when the test ends.
+ * Spawns `switchyard start --config configPath` (with `env` over this process's) and waits
+ * until the admin API at `adminUrl` answers /healthz 200, or the child dies. Started in a
+ * test, the child is SIGKILLed (if still running) when the test ends.
  */
-export async function startChild(configPath: string, proxyPort: number, adminPort: number): Promise<ChildSwitchyard> {
-  const child = spawn(process.execPath, [CLI, 'start', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnSwitchyard(configPath: string, adminUrl: string, env?: NodeJS.ProcessEnv): Promise<SpawnedSwitchyard> {
+  const child = spawn(process.execPath, [CLI, 'start', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
@@ -68,7 +76,6 @@ export async function startChild(configPath: string, proxyPort: number, adminPor
       await exited;
     },
   });
-  const adminUrl = `http://127.0.0.1:${adminPort}`;
   await waitFor(
     async () => {
       if (child.exitCode !== null) throw new Error(`switchyard exited with ${child.exitCode}: ${output}`);
@@ -82,5 +89,15 @@ export async function startChild(configPath: string, proxyPort: number, adminPor
   ).catch((err: Error) => {
     throw new Error(`${err.message}: ${output}`);
   });
-  return { child, proxyPort, adminUrl, configPath, output: () => output, exited };
+  return { child, output: () => output, exited };
+}
+
+/**
+ * Starts `switchyard start --config` and waits until /healthz answers 200 (or the child dies).
+ * Started in a test, the child is SIGKILLed (if still running) when the test ends.
+ */
+export async function startChild(configPath: string, proxyPort: number, adminPort: number): Promise<ChildSwitchyard> {
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  const { child, output, exited } = await spawnSwitchyard(configPath, adminUrl);
+  return { child, proxyPort, adminUrl, configPath, output, exited };
 }
