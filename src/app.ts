@@ -2,33 +2,24 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { AcmeManager } from './acme/manager.js';
-import { adminToken, createAdminServer } from './admin/server.js';
-import { keepRestartOnly } from './config/reload-modes.js';
+import type { AcmeManager } from './acme/manager.js';
+import { keepRestartOnly, warnKept } from './config/reload-modes.js';
 import type { Config } from './config/schema.js';
+import { type ControlPlane, openControlPlane, reloadStep } from './control-plane.js';
 import type { DataPlane, DataPlaneFactory } from './data-plane.js';
 import { startDemoBackends } from './demo/backends.js';
-import { EventBus } from './events/bus.js';
 import { followFleet } from './fleet-link.js';
-import { eventLog } from './events/log.js';
-import { webhookListener } from './events/webhooks.js';
-import { HealthChecker } from './health/checker.js';
-import { inProcess, singleProcess } from './in-process.js';
-import { Metrics } from './metrics/metrics.js';
+import { inProcess } from './in-process.js';
 import { splitHostPort } from './net/host-port.js';
-import type { CountsSource } from './rollout/analysis-builtin.js';
-import { RolloutRunner } from './rollout/runner.js';
-import { StateController } from './state/controller.js';
-import { FleetStateStore } from './state/etcd/fleet-store.js';
-import type { FileStateStore } from './state/file-store.js';
-import { createStateStore } from './state/open-store.js';
+import type { RolloutRunner } from './rollout/runner.js';
+import type { StateController } from './state/controller.js';
 import { LOCALHOST_NAMES } from './tls/self-signed.js';
-import { CertificateStore, ensureSelfSigned } from './tls/store.js';
+import { type CertificateStore, ensureSelfSigned } from './tls/store.js';
 
 /**
  * A running switchyard: the control plane (state, health checks, certificates, admin API,
  * metrics, webhooks) and a data plane serving clients, in this process or in workers.
- * Construction and wiring only; each concern lives in its own module.
+ * Startup, reload and stop in their order; the parts are built in src/control-plane.ts.
  */
 export class Switchyard {
   readonly controller: StateController;
@@ -39,66 +30,16 @@ export class Switchyard {
   readonly rollouts: RolloutRunner;
   /** ACME certificates: orders, renewals, http-01 answers. */
   readonly acme: AcmeManager;
-  private readonly health: HealthChecker;
-  private readonly plane: DataPlane;
-  private readonly closeEventStream: () => void;
-  /** The fleet's shared state, when `state.store` is etcd. */
-  private readonly fleet: FleetStateStore | undefined;
   private demo: Server[] = [];
   private stopping = false;
 
-  private constructor(
-    controller: StateController,
-    certificates: CertificateStore,
-    log: Logger,
-    token: string | undefined,
-    store: FileStateStore | FleetStateStore,
-    plane: DataPlaneFactory,
-  ) {
-    this.controller = controller;
-    this.certificates = certificates;
-    this.log = log;
-    const fleet = store instanceof FleetStateStore ? store : undefined;
-    this.fleet = fleet;
-    const { events, currentConfig: config } = controller;
-    const websockets = (service: string, stack: string) => this.plane.websockets.count(service, stack);
-    const refresh = () => this.plane.refreshCounts?.() ?? Promise.resolve();
-    const metrics = config.metrics.enabled
-      ? new Metrics({
-          snapshot: () => controller.snapshot,
-          websockets,
-          certificates: () => certificates.list(),
-          storeConnected: () => fleet?.connected ?? true,
-          refresh,
-        })
-      : undefined;
-    this.health = new HealthChecker(controller);
-    this.rollouts = new RolloutRunner({ controller, counts: metrics ? rolloutCounts(metrics) : undefined, log });
-    this.acme = new AcmeManager({ store: certificates, events, log, certsDir: config.certs_dir, fleet: fleet?.acmeFleet() });
-    this.plane = plane({ controller, certificates, metrics, challenges: this.acme.challenges, log });
-    const hooks = webhookListener(() => controller.currentConfig.hooks, log);
-    const onPlane = this.plane.onEvent;
-    for (const listener of [eventLog(log), hooks, ...(onPlane ? [onPlane] : []), ...(metrics ? [metrics.onEvent] : [])]) events.subscribe(listener);
-    const defaultCerts = () => this.plane.defaultCerts();
-    const stopping = () => this.stopping;
-    const workers = () => this.plane.workers?.() ?? Promise.resolve(singleProcess(controller, metrics, this.stopping));
-    const admin = createAdminServer({
-      config,
-      token,
-      controller,
-      rollouts: this.rollouts,
-      certificates,
-      acme: this.acme,
-      websockets,
-      defaultCerts,
-      stopping,
-      metrics,
-      workers,
-      fleet,
-      log,
-    });
-    this.admin = admin.app;
-    this.closeEventStream = admin.closeEventStream;
+  private constructor(private readonly parts: ControlPlane) {
+    this.controller = parts.controller;
+    this.certificates = parts.certificates;
+    this.admin = parts.admin;
+    this.rollouts = parts.rollouts;
+    this.acme = parts.acme;
+    this.log = parts.log;
   }
 
   /**
@@ -106,36 +47,29 @@ export class Switchyard {
    * otherwise; throws StartupError / StateFileError without starting anything.
    */
   static async start(config: Config, log: Logger, plane: DataPlaneFactory = inProcess): Promise<Switchyard> {
-    const token = adminToken(config);
-    const events = new EventBus();
-    const store = createStateStore(config, log);
-    let app: Switchyard;
+    // /healthz reads `stopping` of the switchyard, built once the parts are.
+    let app: Switchyard | undefined;
+    const parts = await openControlPlane(config, log, plane, () => app?.stopping ?? false);
+    app = new Switchyard(parts);
+    const { fleet, health, plane: data } = parts;
     try {
-      const controller = await StateController.open(config, store, log, { events });
-      app = new Switchyard(controller, await CertificateStore.open(config.certs_dir, log, events), log, token, store, plane);
-    } catch (err) {
-      if (store instanceof FleetStateStore) await store.close();
-      throw err;
-    }
-    try {
-      if (app.fleet)
-        await followFleet(app.fleet, { controller: app.controller, certificates: app.certificates, defaultCerts: () => app.plane.defaultCerts(), log });
+      if (fleet) await followFleet(fleet, { controller: app.controller, certificates: app.certificates, defaultCerts: () => data.defaultCerts(), log });
       if (config.demo_backends) app.demo = await startDemoBackends(config, log);
       for (const listener of config.listeners) {
         if (listener.tls && listener.default_cert !== undefined) await ensureSelfSigned(app.certificates, listener.default_cert, LOCALHOST_NAMES);
       }
-      await app.health.start();
-      await app.plane.start(config);
+      await health.start();
+      await data.start(config);
       await app.admin.listen(splitHostPort(config.admin.listen));
       await app.acme.start(config);
-      await app.fleet?.join(app.adminUrl);
+      await fleet?.join(app.adminUrl);
       // Stored rollouts go on once traffic flows again (their analysis needs it).
       app.rollouts.start();
     } catch (err) {
       await app.stop(0);
       throw err;
     }
-    log.info({ admin: app.adminUrl, listeners: app.plane.ports() }, 'switchyard started');
+    log.info({ admin: app.adminUrl, listeners: data.ports() }, 'switchyard started');
     return app;
   }
 
@@ -147,12 +81,12 @@ export class Switchyard {
 
   /** Open proxied WebSockets per service and stack. */
   get websockets(): DataPlane['websockets'] {
-    return this.plane.websockets;
+    return this.parts.plane.websockets;
   }
 
   /** Bound port of a listener, by name. */
   port(listener: string): number {
-    return this.plane.port(listener);
+    return this.parts.plane.port(listener);
   }
 
   /**
@@ -162,39 +96,22 @@ export class Switchyard {
    */
   async reload(next: Config): Promise<void> {
     const { config, kept } = keepRestartOnly(this.controller.currentConfig, next);
-    const plane = this.plane.reloadStep(config);
-    const commit = () => {
-      plane.commit();
-      this.acme.reload(config);
-      this.log.level = config.logging.level;
-    };
-    await this.controller.reload(config, { prepare: () => plane.prepare(), commit });
-    for (const { key, running, next: wanted } of kept) {
-      this.log.warn({ key, running, new: wanted }, `${key} changes only on restart: keeping ${JSON.stringify(running)}, not ${JSON.stringify(wanted)}`);
-    }
+    await this.controller.reload(config, reloadStep(this.parts, config));
+    warnKept(this.log, kept);
   }
 
   /** Graceful stop: /healthz turns 503, listeners stop accepting, in-flight requests finish (up to `timeout` ms). */
   async stop(timeout = this.controller.currentConfig.shutdown_timeout): Promise<void> {
     this.stopping = true;
     this.rollouts.stop();
-    this.health.stop();
+    this.parts.health.stop();
     this.acme.stop();
-    this.closeEventStream();
-    await this.plane.close(timeout);
+    this.parts.closeEventStream();
+    await this.parts.plane.close(timeout);
     await this.admin.close();
     await Promise.all(this.demo.map((s) => new Promise((resolve) => s.close(resolve))));
     this.demo = [];
     // Last: leaving the fleet revokes the member lease, so ?wait=all elsewhere stops waiting for this instance.
-    await this.fleet?.close();
+    await this.parts.fleet?.close();
   }
-}
-
-/** What builtin rollout analysis reads: a stack's response counts, brought up to date first (with workers, their latest reports). */
-function rolloutCounts(metrics: Metrics): CountsSource {
-  return async (service, stack) => {
-    await metrics.refresh();
-    const series = metrics.counters.of(service, stack);
-    return { codes: series.codes, buckets: series.buckets, bounds: metrics.counters.bounds, count: series.count };
-  };
 }

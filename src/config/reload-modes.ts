@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { deepFreeze } from './load.js';
 import { type Config, configSchema, type ReloadMode } from './schema.js';
@@ -102,4 +103,11 @@ export function keepRestartOnly(running: Config, next: Config): { config: Config
     setAt(config, absent === -1 ? key : parts.slice(0, absent + 1).join('.'), structuredClone(value));
   }
   return { config: deepFreeze(config), kept };
+}
+
+/** Logs each restart-only key a reload kept, with both values: the change waits for a restart. */
+export function warnKept(log: Logger, kept: readonly KeptKey[]): void {
+  for (const { key, running, next } of kept) {
+    log.warn({ key, running, new: next }, `${key} changes only on restart: keeping ${JSON.stringify(running)}, not ${JSON.stringify(next)}`);
+  }
 }

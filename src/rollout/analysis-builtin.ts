@@ -1,6 +1,7 @@
 import type { AnalysisConfig } from '../config/schema.js';
 import { formatDuration } from '../config/duration.js';
 import { histogramQuantile } from '../metrics/histogram-quantile.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { formatRatio, type Measurement } from './measurement.js';
 
 /** The response counts of one stack as switchyard keeps them (src/metrics/response-series.ts). */
@@ -77,4 +78,13 @@ export function judgeInterval(start: Baseline, now: ResponseCounts, analysis: An
   }
   const latency = p99Ms === null ? '' : `, p99 ${Math.round(p99Ms)}ms`;
   return { verdict: 'pass', summary: `error rate ${formatRatio(rate)} <= ${analysis.max_error_rate}${latency} ${over}`, figures };
+}
+
+/** Builtin analysis reading switchyard's metrics: a stack's response counts, brought up to date first (with workers, their latest reports). */
+export function countsFromMetrics(metrics: Metrics): CountsSource {
+  return async (service, stack) => {
+    await metrics.refresh();
+    const series = metrics.counters.of(service, stack);
+    return { codes: series.codes, buckets: series.buckets, bounds: metrics.counters.bounds, count: series.count };
+  };
 }
