@@ -1,5 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Logger } from 'pino';
 import writeFileAtomic from 'write-file-atomic';
 import { messageOf, SwitchyardError } from '../errors.js';
 import { isCertificateName } from '../config/certificate-names.js';
@@ -47,5 +48,53 @@ export async function writeAcmeRequests(path: string, requests: readonly AcmeReq
     await writeFileAtomic(path, `${JSON.stringify({ certificates: requests.map((r) => ({ name: r.name, hosts: r.hosts })) }, null, 2)}\n`, { mode: 0o600 });
   } catch (err) {
     throw new SwitchyardError('STATE_WRITE_FAILED', `the ACME requests file could not be written: ${messageOf(err)}`);
+  }
+}
+
+/**
+ * The API's requests as last written: changes go to the file one at a time, in the order
+ * they were made, and count only once written (a failed write changes nothing).
+ */
+export class AcmeRequests {
+  private current: AcmeRequest[] = [];
+  private writes: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly path: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** Every request, in the order they were made. */
+  get all(): readonly AcmeRequest[] {
+    return this.current;
+  }
+
+  /** Reads the file at start; skipped entries are logged, and an unreadable file is logged and read as none. */
+  async load(): Promise<void> {
+    try {
+      const { requests, skipped } = await readAcmeRequests(this.path);
+      this.current = requests;
+      if (skipped.length > 0) this.log.warn({ file: this.path, skipped }, 'ignoring invalid entries of the ACME requests file');
+    } catch (err) {
+      this.log.error({ file: this.path, err: messageOf(err) }, 'ACME requests file cannot be read; certificates requested through the API are not renewed');
+    }
+  }
+
+  /** Records one more request. */
+  add(request: AcmeRequest): Promise<void> {
+    return this.replace([...this.current, request]);
+  }
+
+  /** Drops the request of `name`. */
+  remove(name: string): Promise<void> {
+    return this.replace(this.current.filter((r) => r.name !== name));
+  }
+
+  private replace(requests: AcmeRequest[]): Promise<void> {
+    const write = this.writes.then(() => writeAcmeRequests(this.path, requests));
+    this.writes = write.catch(() => undefined);
+    return write.then(() => {
+      this.current = requests;
+    });
   }
 }

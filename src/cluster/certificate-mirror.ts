@@ -1,10 +1,10 @@
 import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import { messageOf } from '../errors.js';
+import { deferredContext } from '../tls/certificate-table.js';
 import { SniIndex } from '../tls/sni-index.js';
 import type { CertificateProvider } from '../tls/provider.js';
 import type { CertificateChange } from '../tls/store.js';
-import { buildContext } from '../tls/validate.js';
 
 interface Entry {
   readonly name: string;
@@ -62,16 +62,7 @@ export class CertificateMirror implements CertificateProvider {
 
   contextFor(servername: string | undefined, defaultCert: string | undefined): SecureContext | undefined {
     const entry = (servername ? this.index.lookup(servername) : undefined) ?? (defaultCert === undefined ? undefined : this.entries.get(defaultCert));
-    if (entry === undefined || entry.contextError !== undefined) return undefined;
-    if (entry.context !== undefined) return entry.context;
-    try {
-      entry.context = buildContext(entry.cert, entry.key);
-      return entry.context;
-    } catch (err) {
-      entry.contextError = messageOf(err);
-      this.log.error({ certificate: entry.name, err: entry.contextError }, 'certificate cannot be served');
-      return undefined;
-    }
+    return entry && deferredContext(entry, entry.cert, entry.key, this.log);
   }
 
   keyPair(name: string): { cert: string; key: string; keyType: string } | undefined {
