@@ -5,6 +5,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { messageOf, SwitchyardError } from '../errors.js';
 import { isCertificateName } from '../config/certificate-names.js';
 import { acmeHostProblem } from '../config/acme-hosts.js';
+import { SerialQueue } from '../serial-queue.js';
 
 /** An ACME certificate asked for through the API: kept on disk so a restart goes on ordering and renewing it. */
 export interface AcmeRequest {
@@ -53,11 +54,12 @@ export async function writeAcmeRequests(path: string, requests: readonly AcmeReq
 
 /**
  * The API's requests as last written: changes go to the file one at a time, in the order
- * they were made, and count only once written (a failed write changes nothing).
+ * they were made, each computed from the list the write before it left (so two requests
+ * arriving together both stay), and count only once written (a failed write changes nothing).
  */
 export class AcmeRequests {
   private current: AcmeRequest[] = [];
-  private writes: Promise<unknown> = Promise.resolve();
+  private readonly writes = new SerialQueue();
 
   constructor(
     private readonly path: string,
@@ -82,19 +84,19 @@ export class AcmeRequests {
 
   /** Records one more request. */
   add(request: AcmeRequest): Promise<void> {
-    return this.replace([...this.current, request]);
+    return this.change((requests) => [...requests, request]);
   }
 
   /** Drops the request of `name`. */
   remove(name: string): Promise<void> {
-    return this.replace(this.current.filter((r) => r.name !== name));
+    return this.change((requests) => requests.filter((r) => r.name !== name));
   }
 
-  private replace(requests: AcmeRequest[]): Promise<void> {
-    const write = this.writes.then(() => writeAcmeRequests(this.path, requests));
-    this.writes = write.catch(() => undefined);
-    return write.then(() => {
-      this.current = requests;
+  private change(edit: (requests: AcmeRequest[]) => AcmeRequest[]): Promise<void> {
+    return this.writes.run(async () => {
+      const next = edit(this.current);
+      await writeAcmeRequests(this.path, next);
+      this.current = next;
     });
   }
 }

@@ -90,5 +90,22 @@ describe('AcmeRequests', () => {
       expect(requests.all).toEqual([{ name: 'two', hosts: ['two.example.com'] }]);
       expect(onDisk(join(dir, 'acme', 'requests.json'))).toEqual({ certificates: [{ name: 'two', hosts: ['two.example.com'] }] });
     });
+
+    it('keep both of two requests made before the first is written, and a removal made alongside them', async () => {
+      const path = join(tempDir(), 'acme', 'requests.json');
+      const requests = new AcmeRequests(path, captureLogger().log);
+      await requests.add({ name: 'old', hosts: ['old.example.com'] });
+      await Promise.all([
+        requests.add({ name: 'one', hosts: ['one.example.com'] }),
+        requests.add({ name: 'two', hosts: ['two.example.com'] }),
+        requests.remove('old'),
+      ]);
+      const expected = [
+        { name: 'one', hosts: ['one.example.com'] },
+        { name: 'two', hosts: ['two.example.com'] },
+      ];
+      expect(requests.all).toEqual(expected);
+      expect(onDisk(path)).toEqual({ certificates: expected });
+    });
   });
 });
