@@ -1,14 +1,13 @@
-import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { Override } from '../config/delivery-schema.js';
 import type { Config } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
 import { EventBus } from '../events/bus.js';
-import { NOOP_METER, type MeterFactory } from '../pool/stack-meter.js';
-import { type TargetDraft, TargetRegistry } from '../pool/registry.js';
+import { TargetRegistry } from '../pool/registry.js';
+import type { MeterFactory } from '../pool/stack-meter.js';
 import type { ServiceRoute } from '../routing/service-route.js';
 import type { ServiceState } from '../routing/service-state.js';
-import { buildSnapshot, type RoutingSnapshot } from '../routing/snapshot.js';
+import type { RoutingSnapshot } from '../routing/snapshot.js';
 import { SerialQueue } from '../serial-queue.js';
 import {
   type Change,
@@ -21,51 +20,31 @@ import {
   targetsChange,
   weightsChange,
 } from './changes.js';
-import { reconcile } from './reconcile.js';
+import type { ControllerOptions, ReloadStep, SnapshotApplier } from './controller-hooks.js';
+import { carryOver } from './reconcile.js';
 import { remoteEvents } from './remote-events.js';
+import { type MergeMode, mergeStored } from './remote-merge.js';
+import { RoutingSlot } from './routing-slot.js';
 import { type MutationEvent, type StateStore, StoreConflict, type VersionedState } from './state-store.js';
 
 export type { MutationOptions, RolloutWrite } from './changes.js';
+export type { ControllerOptions, ReloadStep, SnapshotApplier } from './controller-hooks.js';
 
 /** A mutation that keeps losing the race to other fleet instances gives up after this many tries (409). */
 const CONFLICT_ATTEMPTS = 5;
 
-/** What goes with a reload and must succeed or fail with it (binding new listeners). */
-export interface ReloadStep {
-  /** Runs while the new routing is built but not live; throws to cancel the reload, having undone its own work. */
-  prepare(): Promise<void>;
-  /** Runs right after the new routing went live; must not throw. */
-  commit(): void;
-}
-
 /**
- * Hands a snapshot that just went live to the processes serving clients (the worker group
- * pushes it to every worker); a mutation or reload answers only once it resolves. Must not throw.
- */
-export type SnapshotApplier = (snapshot: RoutingSnapshot) => Promise<void>;
-
-/** A built snapshot and the registry draft its targets came from, not yet live. */
-interface Built {
-  readonly snapshot: RoutingSnapshot;
-  readonly draft: TargetDraft;
-}
-
-/** What a controller shares with the rest of the process. */
-export interface ControllerOptions {
-  /** The bus its events go to (switches, targets, reloads); a new one when left out. */
-  readonly events?: EventBus;
-  readonly registry?: TargetRegistry;
-}
-
-/**
- * Owns the one mutable pointer to the routing snapshot and the durable state. Every
+ * Owns the routing (through its slot, routing-slot.ts) and the durable state. Every
  * mutation is serialized, stored durably, then applied by swapping the snapshot; a
  * reload is serialized the same way, and applied only once everything it needs is ready.
+ * What a mutation decides is in changes.ts, how state fits a config in reconcile.ts, which
+ * remote state applies in remote-merge.ts; here are the queue, the durable commit and
+ * when a new snapshot goes live.
  */
 export class StateController {
   readonly registry: TargetRegistry;
   readonly events: EventBus;
-  private current: RoutingSnapshot;
+  private readonly routing: RoutingSlot;
   private config: Config;
   private states: Map<string, ServiceState>;
   /** The store's version of each service's state (etcd mod revision): a commit names it, a remote change must be newer. */
@@ -73,7 +52,6 @@ export class StateController {
   private readonly store: StateStore;
   private readonly log: Logger;
   private readonly queue = new SerialQueue();
-  private meters: MeterFactory = () => NOOP_METER;
   private applier: SnapshotApplier | undefined;
 
   private constructor(
@@ -91,34 +69,25 @@ export class StateController {
     this.log = log;
     this.registry = options.registry ?? new TargetRegistry();
     this.events = options.events ?? new EventBus();
-    const draft = this.registry.draft();
-    this.current = buildSnapshot(config, states, draft, 1);
-    this.registry.commit(draft);
+    this.routing = new RoutingSlot(config, states, this.registry);
   }
 
   /** Loads the stored state (the file store throws StateFileError when it is corrupt) and builds the first snapshot. */
   static async open(config: Config, store: StateStore, log: Logger, options: ControllerOptions = {}): Promise<StateController> {
     const stored = await store.loadServices(config);
-    const states = new Map<string, ServiceState>();
-    const versions = new Map<string, number>();
-    for (const service of config.services) {
-      const found = stored.get(service.name);
-      if (!found) continue;
-      states.set(service.name, reconcile(service, found.state, log));
-      versions.set(service.name, found.version);
-    }
+    const { states, versions } = carryOver(config, new Map(), new Map(), (name) => stored.get(name), log);
     return new StateController(config, states, versions, store, log, options);
   }
 
   /** The current routing snapshot: the request path reads this once per request. Only the controller replaces it. */
   get snapshot(): RoutingSnapshot {
-    return this.current;
+    return this.routing.snapshot;
   }
 
   /** Installs the metrics factory and rebuilds so every pool gets its pre-bound meter. */
   useMeters(meters: MeterFactory): void {
-    this.meters = meters;
-    this.install(this.build(this.config, this.states));
+    this.routing.useMeters(meters);
+    this.routing.install(this.routing.build(this.config, this.states));
   }
 
   /** Installs the step each new snapshot of a mutation or reload is awaited through before it answers. */
@@ -181,26 +150,18 @@ export class StateController {
    */
   reload(config: Config, step?: ReloadStep): Promise<RoutingSnapshot> {
     return this.queue.run(async () => {
-      const states = new Map<string, ServiceState>();
-      const versions = new Map<string, number>();
-      for (const service of config.services) {
-        // A service new to this config may already have a state in a shared store.
-        const known = this.states.has(service.name) ? undefined : this.store.known(service.name);
-        const state = this.states.get(service.name) ?? known?.state;
-        if (state) states.set(service.name, reconcile(service, state, this.log));
-        const version = known?.version ?? this.versions.get(service.name);
-        if (version !== undefined) versions.set(service.name, version);
-      }
-      const built = this.build(config, states);
+      // A service new to this config may already have a state in a shared store.
+      const { states, versions } = carryOver(config, this.states, this.versions, (name) => this.store.known(name), this.log);
+      const built = this.routing.build(config, states);
       await step?.prepare();
       this.config = config;
       this.states = states;
       this.versions = versions;
-      this.install(built);
+      this.routing.install(built);
       step?.commit();
-      await this.applier?.(this.current);
-      this.events.publish({ type: 'reload', time: new Date().toISOString(), generation: this.current.generation });
-      return this.current;
+      await this.applier?.(this.routing.snapshot);
+      this.events.publish({ type: 'reload', time: new Date().toISOString(), generation: this.routing.snapshot.generation });
+      return this.routing.snapshot;
     });
   }
 
@@ -214,45 +175,18 @@ export class StateController {
   }
 
   /**
-   * The one place remote state goes live. `newer` (the watch): a change applies when its
-   * version is above this instance's; `current` (what a lost commit was told) and `all`
-   * (the store's whole state, every configured service): whenever the version differs, the
-   * store wins. Undefined means the store holds nothing for the service, so the config
-   * applies again. Services this config does not declare are left to the instances that
-   * serve them. One rebuild for all, then the events of each changed service, with the
-   * writer as `origin`.
+   * The one place remote state goes live (which state applies by `mode`: mergeStored).
+   * One rebuild for all, then the events of each changed service, with the writer as `origin`.
    */
-  private async applyStored(changes: ReadonlyMap<string, VersionedState | undefined>, mode: 'newer' | 'current' | 'all'): Promise<void> {
-    const states = new Map(this.states);
-    const versions = new Map(this.versions);
-    const changed: { name: string; stored: VersionedState | undefined }[] = [];
-    const names = mode === 'all' ? this.config.services.map((s) => s.name) : [...changes.keys()];
-    for (const name of names) {
-      const service = this.config.services.find((s) => s.name === name);
-      if (!service) continue;
-      const stored = changes.get(name);
-      const local = versions.get(name) ?? 0;
-      if (stored) {
-        if (mode === 'newer' ? stored.version <= local : stored.version === local) continue;
-        versions.set(name, stored.version);
-        const state = reconcile(service, stored.state, this.log);
-        // Already served as it is (a cache that matched etcd): only the version is news.
-        if (isDeepStrictEqual(state, states.get(name))) continue;
-        states.set(name, state);
-      } else {
-        versions.delete(name);
-        if (!states.has(name)) continue;
-        states.delete(name);
-      }
-      changed.push({ name, stored });
-    }
-    this.versions = versions;
-    if (changed.length === 0) return;
-    const before = this.current;
-    this.states = states;
-    this.install(this.build(this.config, states));
-    await this.applier?.(this.current);
-    for (const { name, stored } of changed) {
+  private async applyStored(changes: ReadonlyMap<string, VersionedState | undefined>, mode: MergeMode): Promise<void> {
+    const merged = mergeStored(this.config, this.states, this.versions, changes, mode, this.log);
+    this.versions = merged.versions;
+    if (merged.changed.length === 0) return;
+    const before = this.routing.snapshot;
+    this.states = merged.states;
+    this.routing.install(this.routing.build(this.config, merged.states));
+    await this.applier?.(this.routing.snapshot);
+    for (const { name, stored } of merged.changed) {
       for (const event of remoteEvents(before.services.get(name), this.service(name), stored)) this.events.publish(event);
     }
   }
@@ -302,24 +236,12 @@ export class StateController {
       }
       this.states = new Map(this.states).set(service, state);
       this.versions.set(service, version);
-      this.install(this.build(this.config, this.states));
-      await this.applier?.(this.current);
+      this.routing.install(this.routing.build(this.config, this.states));
+      await this.applier?.(this.routing.snapshot);
       const updated = this.service(service);
       if (event !== undefined) this.events.publish('active' in event ? { ...event, active: updated.active.name } : event);
       this.store.applied(version);
       return { route: updated, version };
     }
-  }
-
-  /** Builds the routing for `config` and `states` without making it live or touching the registry. */
-  private build(config: Config, states: ReadonlyMap<string, ServiceState>): Built {
-    const draft = this.registry.draft();
-    return { snapshot: buildSnapshot(config, states, draft, this.current.generation + 1, this.current, this.meters), draft };
-  }
-
-  /** Makes a built snapshot live: one swap, then the registry adopts its targets (the health checker follows). */
-  private install(built: Built): void {
-    this.current = built.snapshot;
-    this.registry.commit(built.draft);
   }
 }

@@ -1,28 +1,17 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import { SwitchyardError } from '../../errors.js';
-import { initialState } from '../../routing/snapshot.js';
 import type { CertificateReplica } from '../../tls/store.js';
 import { type StateStore, type StoreCommit, StoreConflict, type VersionedState } from '../state-store.js';
 import { EtcdAcmeCoordinator } from './acme-coordination.js';
-import type { FleetMember, StoredCert, StoredService } from './records.js';
+import { applyChange, type FleetSinks, installCerts } from './fleet-apply.js';
+import { FleetView, versioned } from './fleet-view.js';
+import type { FleetMember, StoredCert } from './records.js';
+import type { EtcdStateStore, StoreWatchHandle } from './store.js';
 import type { StoreChange, StoreSnapshot } from './store-watch.js';
-import { type EtcdStateStore, StoreConflictError, type StoreWatchHandle } from './store.js';
+import { StoreConflictError } from './store-writes.js';
 
-/** Where changes made elsewhere in the fleet go. */
-export interface FleetSinks {
-  /** The services' state (`full`: the store's whole state, which wins); resolves once it is live here. */
-  readonly services: (changes: ReadonlyMap<string, VersionedState | undefined>, full: boolean) => Promise<void>;
-  /** Certificates (undefined: removed). */
-  readonly certificates: (
-    name: string,
-    pem: { cert: string; key: string } | undefined,
-    origin: string | undefined,
-    source: StoredCert['source'],
-  ) => Promise<void>;
-  /** The config now running (which services this instance seeds). */
-  readonly config: () => Config;
-}
+export type { FleetSinks } from './fleet-apply.js';
 
 /** Options of the fleet store. */
 export interface FleetStoreOptions {
@@ -31,10 +20,6 @@ export interface FleetStoreOptions {
   /** Pause between two attempts to reach etcd after a start without it (ms). Default 1000. */
   readonly retryInterval?: number;
   readonly log: Logger;
-}
-
-function versioned(stored: StoredService): VersionedState {
-  return { state: stored.state, version: stored.modRevision, origin: stored.origin, event: stored.event };
 }
 
 function unavailable(err: unknown): boolean {
@@ -48,6 +33,8 @@ function unavailable(err: unknown): boolean {
  * file, refuses mutations (503) and keeps trying, then catches up (etcd wins). It follows
  * the prefix and hands other instances' changes to the controller and the certificate
  * store, registers this instance as a member and publishes the store revision it serves.
+ * What it knows of etcd's services and how a full read is adopted live in fleet-view.ts,
+ * how a change goes live here in fleet-apply.ts.
  */
 export class FleetStateStore implements StateStore, CertificateReplica {
   readonly origin: string;
@@ -60,7 +47,7 @@ export class FleetStateStore implements StateStore, CertificateReplica {
   /** What the last full read returned, until follow() takes it over. */
   private loaded: StoreSnapshot | undefined;
   /** The newest state seen of every service in etcd, served here or not. */
-  private readonly latest = new Map<string, VersionedState>();
+  private readonly view: FleetView;
   private sinks: FleetSinks | undefined;
   private watch: StoreWatchHandle | undefined;
   private address: string | undefined;
@@ -77,6 +64,7 @@ export class FleetStateStore implements StateStore, CertificateReplica {
     this.waitTimeout = options.waitTimeout;
     this.retryInterval = options.retryInterval ?? 1000;
     this.log = options.log;
+    this.view = new FleetView(etcd, options.log);
     let seen = false;
     etcd.onConnection((connected) => {
       if (connected && !seen) this.log.info({ instance: this.origin }, 'etcd connected');
@@ -97,7 +85,7 @@ export class FleetStateStore implements StateStore, CertificateReplica {
   async loadServices(config: Config): Promise<ReadonlyMap<string, VersionedState>> {
     try {
       const snapshot = await this.etcd.loadAll();
-      const services = await this.adopt(snapshot, config);
+      const services = await this.view.adopt(snapshot, config);
       this.synced = true;
       this.loaded = snapshot;
       return services;
@@ -124,12 +112,12 @@ export class FleetStateStore implements StateStore, CertificateReplica {
       throw new SwitchyardError('STORE_UNAVAILABLE', 'etcd has not been reachable since start: the cached state is served, changes wait for etcd');
     try {
       const stored = await this.etcd.put(change.service, change.state, change.version, change.event);
-      this.latest.set(change.service, versioned(stored));
+      this.view.set(change.service, versioned(stored));
       return stored.modRevision;
     } catch (err) {
       if (!(err instanceof StoreConflictError)) throw err;
       const current = err.current && versioned(err.current);
-      if (current) this.latest.set(change.service, current);
+      if (current) this.view.set(change.service, current);
       throw new StoreConflict(change.service, change.version, current);
     }
   }
@@ -151,7 +139,7 @@ export class FleetStateStore implements StateStore, CertificateReplica {
 
   /** The newest state seen in etcd of a service (one a reload adds picks it up). */
   known(service: string): VersionedState | undefined {
-    return this.latest.get(service);
+    return this.view.get(service);
   }
 
   /** The live members (GET /v1/fleet). */
@@ -182,7 +170,7 @@ export class FleetStateStore implements StateStore, CertificateReplica {
       this.scheduleCatchUp();
       return;
     }
-    await this.installCerts(loaded.certs);
+    await installCerts(sinks, loaded.certs);
     this.served = Math.max(this.served, loaded.revision);
     this.startWatch(loaded.revision);
   }
@@ -208,41 +196,6 @@ export class FleetStateStore implements StateStore, CertificateReplica {
     await this.etcd.close();
   }
 
-  /** Seeds the configured services etcd lacks (create-if-absent: instances starting together agree) and reports disagreements. */
-  private async adopt(snapshot: StoreSnapshot, config: Config): Promise<Map<string, VersionedState>> {
-    const missing = new Map(config.services.filter((s) => !snapshot.services.has(s.name)).map((s) => [s.name, initialState(s)]));
-    const all = new Map(snapshot.services);
-    if (missing.size > 0) {
-      const seeded = await this.etcd.seedIfAbsent(missing);
-      for (const [name, stored] of seeded.services) all.set(name, stored);
-      if (seeded.seeded.length > 0) this.log.info({ services: seeded.seeded }, 'seeded etcd with the initial state of services it did not hold');
-    }
-    this.reportDifferences(config, all);
-    const services = new Map([...all].map(([name, stored]) => [name, versioned(stored)]));
-    this.latest.clear();
-    for (const [name, state] of services) this.latest.set(name, state);
-    return services;
-  }
-
-  /** Instances may run different YAML: each serves what it declares; say clearly where they part. */
-  private reportDifferences(config: Config, stored: ReadonlyMap<string, StoredService>): void {
-    const declared = new Set(config.services.map((s) => s.name));
-    const foreign = [...stored.keys()].filter((name) => !declared.has(name)).sort();
-    if (foreign.length > 0) this.log.warn({ services: foreign }, `etcd holds services this config does not declare (not served here): ${foreign.join(', ')}`);
-    for (const service of config.services) {
-      const state = stored.get(service.name)?.state;
-      if (!state) continue;
-      const here = Object.keys(service.stacks).sort();
-      const there = Object.keys(state.weights).sort();
-      if (here.join() !== there.join()) {
-        this.log.warn(
-          { service: service.name, config: here, etcd: there },
-          `service ${service.name}: stacks differ between this config (${here.join(', ')}) and etcd (${there.join(', ')}); serving the configured ones`,
-        );
-      }
-    }
-  }
-
   private startWatch(revision: number): void {
     this.watch = this.etcd.watch(revision + 1, (change) => void this.onChange(change));
   }
@@ -252,48 +205,11 @@ export class FleetStateStore implements StateStore, CertificateReplica {
     const sinks = this.sinks;
     if (!sinks) return;
     try {
-      switch (change.kind) {
-        case 'service': {
-          const value = change.value && versioned(change.value);
-          if (value) this.latest.set(change.name, value);
-          else this.latest.delete(change.name);
-          await sinks.services(new Map([[change.name, value]]), false);
-          this.applied(change.revision);
-          return;
-        }
-        case 'cert':
-          await sinks.certificates(change.name, change.value && { cert: change.value.cert, key: change.value.key }, change.value?.origin, change.value?.source);
-          return;
-        case 'reload': {
-          // The watch fell behind etcd's compaction: etcd's whole state wins.
-          this.log.warn(
-            { compactRevision: change.compactRevision, revision: change.snapshot.revision },
-            'etcd compacted past this instance: reloading its whole state',
-          );
-          const services = new Map([...change.snapshot.services].map(([name, stored]) => [name, versioned(stored)]));
-          this.latest.clear();
-          for (const [name, state] of services) this.latest.set(name, state);
-          await sinks.services(services, true);
-          await this.installCerts(change.snapshot.certs);
-          this.applied(change.snapshot.revision);
-          return;
-        }
-        case 'member':
-          return;
-        default: {
-          const never: never = change;
-          return never;
-        }
-      }
+      const revision = await applyChange(change, sinks, this.view, this.log);
+      if (revision !== undefined) this.applied(revision);
     } catch (err) {
       this.log.error({ err }, 'applying a change from etcd failed');
     }
-  }
-
-  private async installCerts(certs: ReadonlyMap<string, StoredCert>): Promise<void> {
-    const sinks = this.sinks;
-    if (!sinks) return;
-    for (const [name, cert] of certs) await sinks.certificates(name, { cert: cert.cert, key: cert.key }, cert.origin, cert.source);
   }
 
   private scheduleCatchUp(): void {
@@ -310,7 +226,7 @@ export class FleetStateStore implements StateStore, CertificateReplica {
     let services: Map<string, VersionedState>;
     try {
       snapshot = await this.etcd.loadAll();
-      services = await this.adopt(snapshot, sinks.config());
+      services = await this.view.adopt(snapshot, sinks.config());
     } catch (err) {
       if (!unavailable(err)) this.log.error({ err }, 'reading etcd failed; trying again');
       this.scheduleCatchUp();
@@ -318,7 +234,7 @@ export class FleetStateStore implements StateStore, CertificateReplica {
     }
     if (this.closed) return;
     await sinks.services(services, true);
-    await this.installCerts(snapshot.certs);
+    await installCerts(sinks, snapshot.certs);
     this.synced = true;
     this.served = Math.max(this.served, snapshot.revision);
     this.startWatch(snapshot.revision);
