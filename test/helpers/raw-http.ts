@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { trackInTest } from './cleanup.js';
 
 /** Sends raw bytes to 127.0.0.1:`port` and collects everything until the proxy closes (or `ms` pass). */
 export function rawHttp(port: number, bytes: string, ms = 3000): Promise<string> {
@@ -15,7 +16,7 @@ export function rawHttp(port: number, bytes: string, ms = 3000): Promise<string>
   });
 }
 
-/** A raw client socket kept open: what it received, whether and how it was closed, and when. */
+/** A raw client socket kept open: what it received, whether and how it was closed, and when. Opened in a test, it is destroyed when the test ends. */
 export class RawClient {
   readonly socket: Socket;
   readonly opened = Date.now();
@@ -38,6 +39,7 @@ export class RawClient {
       this.closed = true;
       this.closedAt = Date.now();
     });
+    trackInTest({ close: () => this.destroy() });
   }
 
   /** Resolves once connected (or closed before connecting). */
