@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { get } from '../helpers/http.js';
+import { metricsPage } from '../helpers/metrics-page.js';
 import { RawClient } from '../helpers/raw-http.js';
 import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
 import { startUpstream } from '../helpers/upstream.js';
@@ -20,7 +21,7 @@ const HUGE = Buffer.alloc(24 * 1024 * 1024, 'x');
 
 /** How many responses of `service` ended with `code` so far, from /metrics. */
 async function responsesWith(adminUrl: string, service: string, code: number): Promise<number> {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const text = await metricsPage(adminUrl);
   const line = text.split('\n').find((l) => l.startsWith('switchyard_requests_total{') && l.includes(`service="${service}"`) && l.includes(`code="${code}"`));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
@@ -62,7 +63,7 @@ describe('a client that does not read its response (slowhttptest -X)', () => {
       [true, null],
       [true, null],
     ]);
-    const metrics = await (await fetch(`${adminUrl}/metrics`)).text();
+    const metrics = await metricsPage(adminUrl);
     expect(metrics).not.toMatch(/switchyard_upstream_errors_total\{[^}]*kind="timeout"/);
     // Reading at last, each slow client finds its response cut short.
     for (const c of slow) c.socket.resume();

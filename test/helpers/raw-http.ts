@@ -16,6 +16,18 @@ export function rawHttp(port: number, bytes: string, ms = 3000): Promise<string>
   });
 }
 
+/** Opens a connection to 127.0.0.1:`port` and hangs up: 'connected', or the error's code (ECONNREFUSED when nothing listens). */
+export function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
+}
+
 /** A raw client socket kept open: what it received, whether and how it was closed, and when. Opened in a test, it is destroyed when the test ends. */
 export class RawClient {
   readonly socket: Socket;
