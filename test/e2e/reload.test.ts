@@ -1,16 +1,14 @@
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Switchyard } from '../../src/app.js';
-import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import type { SwitchyardEvent } from '../../src/events/bus.js';
 import { freePort } from '../helpers/child-switchyard.js';
 import { defer, track } from '../helpers/cleanup.js';
 import { get as send } from '../helpers/http.js';
 import { RawClient } from '../helpers/raw-http.js';
-import { tempDir, waitFor } from '../helpers/switchyard.js';
+import { tempDir, testConfig, waitFor } from '../helpers/switchyard.js';
 import { startUpstream } from '../helpers/upstream.js';
 
 type LogLine = { level: number; msg: string; [key: string]: unknown };
@@ -20,16 +18,7 @@ function setup() {
   const dir = tempDir();
   const lines: LogLine[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
-  const config = (services: unknown[], extra: Record<string, unknown> = {}): Config =>
-    validateConfig({
-      listeners: [{ name: 'http', port: 0, address: '127.0.0.1' }],
-      admin: { listen: '127.0.0.1:0' },
-      state: { path: join(dir, 'state.json') },
-      certs_dir: join(dir, 'certs'),
-      logging: { level: 'info' },
-      services,
-      ...extra,
-    });
+  const config = (services: unknown[], extra: Record<string, unknown> = {}): Config => testConfig(services, { logging: { level: 'info' }, ...extra }, dir);
   return { config, log, lines };
 }
 
