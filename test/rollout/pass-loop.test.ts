@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { PassLoop } from '../../src/rollout/pass-loop.js';
 import { waitFor } from '../helpers/switchyard.js';
 
-/** A pass that records itself and then waits until the test lets it end. */
-function gatedPasses() {
+/** A loop whose passes record themselves and then wait until the test lets each end. */
+function gatedLoop() {
   const log = { started: 0, ended: 0, running: 0, most: 0 };
   let release: () => void = () => undefined;
   const pass = async () => {
@@ -16,14 +16,13 @@ function gatedPasses() {
     log.running--;
     log.ended++;
   };
-  return { log, pass, release: () => release() };
+  return { log, loop: new PassLoop(pass, () => undefined), release: () => release() };
 }
 
 describe('PassLoop', () => {
   describe('#kick', () => {
     it('runs one pass at a time: kicks during a pass make one more pass after it', async () => {
-      const { log, pass, release } = gatedPasses();
-      const loop = new PassLoop(pass, () => undefined);
+      const { log, loop, release } = gatedLoop();
       loop.kick();
       loop.kick();
       loop.kick();
@@ -90,15 +89,14 @@ describe('PassLoop', () => {
 
   describe('#halt', () => {
     it('stops for good: no pass after the running one, kicks and waits do nothing', async () => {
-      const { log, pass, release } = gatedPasses();
-      const loop = new PassLoop(pass, () => undefined);
-      loop.kick();
+      const { log, loop, release } = gatedLoop();
       loop.kick();
       loop.halt();
       expect(loop.stopped).toBe(true);
+      loop.kick(); // during the pass
       release();
       await waitFor(() => log.ended === 1);
-      loop.kick();
+      loop.kick(); // after it
       loop.wait(0);
       // Timers fire in order: this one comes after the wait's, had it been set.
       await new Promise((resolve) => setTimeout(resolve, 5));
