@@ -55,7 +55,7 @@ export async function prepareReload(workers: readonly WorkerHandle[], config: Co
 }
 
 /** Kills a worker that stopped answering and waits until it is gone (the group respawns it from the current state). */
-export async function replaceWorker(h: WorkerHandle, why: string, log: Logger): Promise<void> {
+async function replaceWorker(h: WorkerHandle, why: string, log: Logger): Promise<void> {
   log.warn({ worker: h.id, pid: h.pid }, `worker ${why}: replacing it`);
   h.replaced = true;
   h.worker.process.kill('SIGKILL');
