@@ -105,6 +105,12 @@ export class WorkerHandle {
     }
   }
 
+  /** Asks it to drain (in-flight requests get `timeout` ms) and exit. */
+  drain(timeout: number): void {
+    this.state = 'stopping';
+    this.send({ t: 'stop', timeout });
+  }
+
   /** Sends a message made for a fresh `seq` and resolves with its answer, or undefined after `timeout` ms or when the process dies. */
   request(make: (seq: number) => ToWorker, timeout: number): Promise<Answer | undefined> {
     if (!this.alive) return Promise.resolve(undefined);

@@ -1,16 +1,16 @@
 import type { Logger } from 'pino';
-import type { RolloutStep } from '../config/delivery-schema.js';
-import type { GatesConfig } from '../config/schema.js';
 import { messageOf, SwitchyardError } from '../errors.js';
 import type { RolloutAction } from '../events/bus.js';
 import type { ServiceRoute } from '../routing/service-route.js';
 import type { GateName, RolloutRecord } from '../routing/service-state.js';
 import type { RolloutWrite, StateController } from '../state/controller.js';
-import { type Baseline, baseline, type CountsSource, judgeInterval } from './analysis-builtin.js';
-import { measurePrometheus } from './analysis-prometheus.js';
-import { askGate } from './gates.js';
+import { intervalBase, measureInterval } from './analysis.js';
+import type { Baseline, CountsSource } from './analysis-builtin.js';
+import { StaleRollout, writeIfCurrent } from './conditional-write.js';
+import { askGate, pendingGate } from './gates.js';
 import type { Measurement } from './measurement.js';
-import { nextStep, presentRollout, revise, rolloutEvent, splitWeights } from './record.js';
+import { PassLoop } from './pass-loop.js';
+import { nextStep, presentRollout, revise, splitWeights } from './record.js';
 import { pauseOf, stepReason } from './steps.js';
 import { applyMeasurement, figures, type Outcome } from './verdict.js';
 
@@ -22,12 +22,6 @@ export interface DriverDeps {
   readonly log: Logger;
 }
 
-/** Thrown inside a write whose record changed since it was read (an operator acted): nothing is written, the driver reads again. */
-class StaleRollout extends Error {}
-
-/** Longest timer Node keeps (about 24.8 days); a longer pause is waited for in parts. */
-const MAX_TIMER = 2 ** 31 - 1;
-
 /** A wait within the current step: an analysis interval, or the time until a gate or a refused weight step is tried again. */
 interface Window {
   readonly step: number;
@@ -37,31 +31,26 @@ interface Window {
   readonly base: Baseline | undefined;
 }
 
-/** The gate the rollout must pass before running `step` now, if any (pre_rollout before the first step, pre_promotion before the step to 100). */
-export function pendingGate(record: RolloutRecord, step: RolloutStep, gates: GatesConfig): GateName | undefined {
-  if (gates.pre_rollout !== undefined && record.step === 0 && !record.gates_passed.includes('pre_rollout')) return 'pre_rollout';
-  if (gates.pre_promotion !== undefined && 'weight' in step && step.weight === 100 && !record.gates_passed.includes('pre_promotion')) return 'pre_promotion';
-  return undefined;
-}
-
 /**
  * Moves one service's rollout along its steps, from the stored record each time: weight
  * steps as ordinary weight changes, pauses by timer (their end is stored, so a restart
  * keeps it), analysis by measuring each interval, gates by asking each interval. Every
  * write is conditional on the record it read, so an operator's promote/pause/abort in
  * between wins and the driver simply reads again. Never throws: an error is logged and
- * retried after an interval.
+ * retried after an interval. When it looks (one pass at a time, kicked or after a wait) is
+ * pass-loop.ts; what an analysis interval measures, analysis.ts; the conditional write,
+ * conditional-write.ts.
  */
 export class RolloutDriver {
   readonly service: string;
   private readonly deps: DriverDeps;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly loop = new PassLoop(
+    () => this.pass(),
+    (err) => this.failed(err),
+  );
   /** Aborted by interrupt(): calls in flight (Prometheus, gates) end and their answers are dropped. */
   private calls = new AbortController();
   private window: Window | undefined;
-  private busy = false;
-  private again = false;
-  private halted = false;
 
   constructor(service: string, deps: DriverDeps) {
     this.service = service;
@@ -70,18 +59,12 @@ export class RolloutDriver {
 
   /** Looks at the stored record and does what it asks for next. */
   kick(): void {
-    if (this.halted) return;
-    this.clearTimer();
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
-    void this.loop();
+    this.loop.kick();
   }
 
   /** Drops any wait and call in flight (an operator changed the rollout); kick() goes on from the stored record. */
   interrupt(): void {
-    this.clearTimer();
+    this.loop.cancel();
     this.calls.abort();
     this.calls = new AbortController();
     this.window = undefined;
@@ -89,47 +72,25 @@ export class RolloutDriver {
 
   /** True once stopped for good. */
   get stopped(): boolean {
-    return this.halted;
+    return this.loop.stopped;
   }
 
   /** Stops for good (shutdown, or the service is gone). */
   stop(): void {
-    this.halted = true;
+    this.loop.halt();
     this.interrupt();
   }
 
-  private clearTimer(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  private wait(ms: number): void {
-    this.clearTimer();
-    if (this.halted) return;
-    this.timer = setTimeout(() => this.kick(), Math.max(0, Math.min(ms, MAX_TIMER)));
-  }
-
-  private async loop(): Promise<void> {
-    this.busy = true;
-    try {
-      do {
-        this.again = false;
-        try {
-          await this.pass();
-        } catch (err) {
-          if (err instanceof StaleRollout) {
-            this.window = undefined;
-            this.again = true;
-            continue;
-          }
-          const interval = this.route()?.config.analysis.interval ?? 30_000;
-          this.deps.log.error({ service: this.service, err: messageOf(err) }, 'rollout step failed; trying again after an interval');
-          this.wait(interval);
-        }
-      } while (this.again && !this.halted);
-    } finally {
-      this.busy = false;
+  /** A pass threw: a stale record is read again at once; anything else is logged and tried again after an interval. */
+  private failed(err: unknown): void {
+    if (err instanceof StaleRollout) {
+      this.window = undefined;
+      this.loop.again();
+      return;
     }
+    const interval = this.route()?.config.analysis.interval ?? 30_000;
+    this.deps.log.error({ service: this.service, err: messageOf(err) }, 'rollout step failed; trying again after an interval');
+    this.loop.wait(interval);
   }
 
   private route(): ServiceRoute | undefined {
@@ -158,23 +119,8 @@ export class RolloutDriver {
   }
 
   /** Writes `build`'s result if the record is still `expected`; publishes `actions` for the written record. */
-  private async write(
-    expected: RolloutRecord,
-    actions: readonly RolloutAction[],
-    build: (current: RolloutRecord, time: string) => RolloutWrite,
-  ): Promise<RolloutRecord> {
-    const route = await this.deps.controller.recordRollout(this.service, (now) => {
-      const current = now.state.rollout;
-      if (current === undefined || current.revision !== expected.revision) throw new StaleRollout();
-      return build(current, new Date().toISOString());
-    });
-    this.announce(route, actions);
-    return route.state.rollout as RolloutRecord;
-  }
-
-  private announce(route: ServiceRoute, actions: readonly RolloutAction[]): void {
-    const written = route.state.rollout;
-    if (written !== undefined) for (const action of actions) this.deps.controller.events.publish(rolloutEvent(action, route, written));
+  private write(expected: RolloutRecord, actions: readonly RolloutAction[], build: (current: RolloutRecord, time: string) => RolloutWrite): Promise<void> {
+    return writeIfCurrent(this.deps.controller, this.service, expected, (current, time) => ({ write: build(current, time), actions }));
   }
 
   /** True when the retry wait of this step is over (none yet counts as over); otherwise arranges the kick. */
@@ -183,7 +129,7 @@ export class RolloutDriver {
     if (w === undefined || w.step !== record.step || w.kind !== 'retry') return true;
     const left = w.startedAt + interval - Date.now();
     if (left <= 0) return true;
-    this.wait(left);
+    this.loop.wait(left);
     return false;
   }
 
@@ -198,7 +144,7 @@ export class RolloutDriver {
         reason,
       }));
       this.window = undefined;
-      this.again = true;
+      this.loop.again();
     } catch (err) {
       if (!(err instanceof SwitchyardError) || err.code !== 'STACK_UNHEALTHY') throw err;
       // The new (or the stable) stack has no healthy target: a failed measurement, tried again next interval.
@@ -217,17 +163,17 @@ export class RolloutDriver {
       // Normally set as the step began (nextStep); a record from before that (or a pause right after a gate) gets it now.
       const until = new Date(Date.now() + ms).toISOString();
       await this.write(record, [], (current, time) => ({ rollout: revise(current, { pause_until: until }, time) }));
-      this.again = true;
+      this.loop.again();
       return;
     }
     const left = Date.parse(record.pause_until) - Date.now();
     if (left > 0) {
-      this.wait(left);
+      this.loop.wait(left);
       return;
     }
     const last = record.step + 1 >= record.steps.length;
     await this.write(record, last ? ['step', 'completed'] : ['step'], (current, time) => ({ rollout: nextStep(current, time) }));
-    this.again = true;
+    this.loop.again();
   }
 
   private async gate(route: ServiceRoute, record: RolloutRecord, gate: GateName): Promise<void> {
@@ -255,7 +201,7 @@ export class RolloutDriver {
       ),
     }));
     this.window = undefined;
-    this.again = true;
+    this.loop.again();
   }
 
   private async analyse(route: ServiceRoute, record: RolloutRecord): Promise<void> {
@@ -263,16 +209,16 @@ export class RolloutDriver {
     const w = this.window;
     if (w === undefined || w.step !== record.step || w.kind !== 'analysis') {
       await this.open(route, record);
-      this.wait(interval);
+      this.loop.wait(interval);
       return;
     }
     const left = w.startedAt + interval - Date.now();
     if (left > 0) {
-      this.wait(left);
+      this.loop.wait(left);
       return;
     }
     const signal = this.calls.signal;
-    const m = await this.measure(route, record, w, signal);
+    const m = await measureInterval(route, record, w.base, this.deps.counts, signal);
     if (signal.aborted) return;
     // The next interval starts now, so no answer goes uncounted between two.
     await this.open(route, record);
@@ -282,20 +228,8 @@ export class RolloutDriver {
   /** Starts an analysis interval of the current step now. */
   private async open(route: ServiceRoute, record: RolloutRecord): Promise<void> {
     const startedAt = Date.now();
-    const counts = route.config.analysis.provider === 'builtin' ? await this.deps.counts?.(route.name, record.to) : undefined;
-    this.window = { step: record.step, kind: 'analysis', startedAt, base: counts === undefined ? undefined : baseline(counts) };
-  }
-
-  private async measure(route: ServiceRoute, record: RolloutRecord, w: Window, signal: AbortSignal): Promise<Measurement> {
-    const analysis = route.config.analysis;
-    if (analysis.provider === 'prometheus') return measurePrometheus(analysis, { service: route.name, stack: record.to, from: record.from }, signal);
-    const counts = await this.deps.counts?.(route.name, record.to);
-    if (counts === undefined) {
-      return { verdict: 'fail', summary: 'builtin analysis reads switchyard’s own metrics, and metrics.enabled is false', figures: { provider: 'builtin' } };
-    }
-    // The interval began under another provider (a reload changed it): judge the next one.
-    if (w.base === undefined) return { verdict: 'inconclusive', summary: 'the provider changed during the interval', figures: { provider: 'builtin' } };
-    return judgeInterval(w.base, counts, analysis);
+    const base = await intervalBase(route, record, this.deps.counts);
+    this.window = { step: record.step, kind: 'analysis', startedAt, base };
   }
 
   /** Records a measurement (see applyMeasurement); while the step goes on, the next try or interval is due after one interval. */
@@ -303,22 +237,17 @@ export class RolloutDriver {
     const analysis = route.config.analysis;
     const analysing = this.window?.kind === 'analysis' && this.window.step === record.step;
     let outcome: Outcome = 'counted';
-    let actions: RolloutAction[] = [];
-    const written = await this.deps.controller.recordRollout(this.service, (now) => {
-      const current = now.state.rollout;
-      if (current === undefined || current.revision !== record.revision) throw new StaleRollout();
-      const result = applyMeasurement(current, m, analysis, analysing, new Date().toISOString());
+    await writeIfCurrent(this.deps.controller, this.service, record, (current, time) => {
+      const result = applyMeasurement(current, m, analysis, analysing, time);
       outcome = result.outcome;
-      actions = result.actions;
-      return result.write;
+      return result;
     });
-    this.announce(written, actions);
     if (outcome !== 'counted') {
       this.window = undefined;
-      if (outcome === 'advanced') this.again = true;
+      if (outcome === 'advanced') this.loop.again();
       return;
     }
     if (!analysing) this.window = { step: record.step, kind: 'retry', startedAt: Date.now(), base: undefined };
-    this.wait(analysing ? Math.max(0, (this.window?.startedAt ?? Date.now()) + analysis.interval - Date.now()) : analysis.interval);
+    this.loop.wait(analysing ? Math.max(0, (this.window?.startedAt ?? Date.now()) + analysis.interval - Date.now()) : analysis.interval);
   }
 }

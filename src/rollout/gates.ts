@@ -1,9 +1,20 @@
+import type { RolloutStep } from '../config/delivery-schema.js';
 import { formatDuration } from '../config/duration.js';
+import type { GatesConfig } from '../config/schema.js';
 import { messageOf } from '../errors.js';
-import type { GateName } from '../routing/service-state.js';
+import type { GateName, RolloutRecord } from '../routing/service-state.js';
 import type { Measurement } from './measurement.js';
 
+/** Rollout gates (SPEC §10): which one a step must pass first, and asking its webhook. */
+
 function ignore(): void {}
+
+/** The gate the rollout must pass before running `step` now, if any (pre_rollout before the first step, pre_promotion before the step to 100). */
+export function pendingGate(record: RolloutRecord, step: RolloutStep, gates: GatesConfig): GateName | undefined {
+  if (gates.pre_rollout !== undefined && record.step === 0 && !record.gates_passed.includes('pre_rollout')) return 'pre_rollout';
+  if (gates.pre_promotion !== undefined && 'weight' in step && step.weight === 100 && !record.gates_passed.includes('pre_promotion')) return 'pre_promotion';
+  return undefined;
+}
 
 /**
  * Asks a gate webhook (SPEC §10, as Flagger's): POSTs `body` (the rollout JSON) to `url`.

@@ -4,7 +4,8 @@ import type { RolloutAction, SwitchyardEvent } from '../events/bus.js';
 import type { ServiceRoute } from '../routing/service-route.js';
 import { type RolloutRecord, rolloutInProgress } from '../routing/service-state.js';
 import type { RolloutWrite } from '../state/controller.js';
-import { type DriverDeps, pendingGate, RolloutDriver } from './driver.js';
+import { type DriverDeps, RolloutDriver } from './driver.js';
+import { pendingGate } from './gates.js';
 import { newRollout, nextStep, presentRollout, revise, rolloutEvent, splitWeights } from './record.js';
 import { checkSteps, completeSteps, DEFAULT_STEPS, pauseOf } from './steps.js';
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { defer } from '../helpers/cleanup.js';
 import { RawClient } from '../helpers/raw-http.js';
 import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
 import { startUpstream } from '../helpers/upstream.js';
@@ -8,13 +7,6 @@ async function start(limits: Record<string, unknown>): Promise<number> {
   const up = await startUpstream('ok');
   const app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [up.address] } } }], { limits });
   return app.port('http');
-}
-
-/** A raw client kept open (cleaned up after the test). */
-function client(port: number): RawClient {
-  const c = new RawClient(port);
-  defer(() => c.destroy());
-  return c;
 }
 
 /** One GET on `c`: the status line, or 'closed' when the proxy hangs up first. */
@@ -28,18 +20,18 @@ async function get(c: RawClient): Promise<string> {
 describe('client connection limits', () => {
   it('refuses connections beyond max_connections while the others keep working, and admits one again after a close', async () => {
     const port = await start({ max_connections: 5 });
-    const five = Array.from({ length: 5 }, () => client(port));
+    const five = Array.from({ length: 5 }, () => new RawClient(port));
     for (const c of five) expect(await get(c)).toBe('HTTP/1.1 200 OK');
-    expect(await get(client(port))).toBe('closed');
+    expect(await get(new RawClient(port))).toBe('closed');
     for (const c of five) expect(await get(c)).toBe('HTTP/1.1 200 OK');
     five[0]?.destroy();
     // The proxy counts the slot free once it has seen the close: until then a new client is still refused.
-    await waitFor(async () => (await get(client(port))) === 'HTTP/1.1 200 OK', 5000, 'a connection admitted again');
+    await waitFor(async () => (await get(new RawClient(port))) === 'HTTP/1.1 200 OK', 5000, 'a connection admitted again');
   });
 
   it('closes an idle keep-alive client connection after keepalive_timeout', async () => {
     const port = await start({ keepalive_timeout: 300 });
-    const idle = client(port);
+    const idle = new RawClient(port);
     expect(await get(idle)).toBe('HTTP/1.1 200 OK');
     const started = Date.now();
     await waitFor(() => idle.closed, 4000);

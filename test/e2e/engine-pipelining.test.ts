@@ -1,19 +1,8 @@
 import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Switchyard } from '../../src/app.js';
+import { describe, expect, it } from 'vitest';
 import { RawClient } from '../helpers/raw-http.js';
 import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-
-let app: Switchyard | undefined;
-const upstreams: Upstream[] = [];
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await app?.stop(0);
-  app = undefined;
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
 
 /** More than loopback socket buffers hold: a client that does not read never sees this response finish. */
 const BIG = Buffer.alloc(8 * 1024 * 1024, 'x');
@@ -42,14 +31,18 @@ async function countingUpstream(): Promise<{ up: Upstream; open: () => number; m
   return { up, open: () => open, most: () => most, inFlight: () => inFlight, mostInFlight: () => mostInFlight };
 }
 
+/** A switchyard in front of a counting upstream, and a raw client connected to it. */
+async function pipeline(): Promise<{ counting: Awaited<ReturnType<typeof countingUpstream>>; client: RawClient }> {
+  const counting = await countingUpstream();
+  const app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [counting.up.address] } } }]);
+  const client = new RawClient(app.port('http'));
+  await client.ready();
+  return { counting, client };
+}
+
 describe('HTTP/1.1 pipelining', () => {
   it('forwards the requests of one connection one at a time, on at most one upstream connection, answered in order', async () => {
-    const counting = await countingUpstream();
-    upstreams.push(counting.up);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [counting.up.address] } } }]);
-    const client = new RawClient(app.port('http'));
-    clients.push(client);
-    await client.ready();
+    const { counting, client } = await pipeline();
     let burst = '';
     for (let i = 0; i < 50; i++) burst += `GET /${i} HTTP/1.1\r\nHost: web\r\n\r\n`;
     client.write(burst);
@@ -61,12 +54,7 @@ describe('HTTP/1.1 pipelining', () => {
   });
 
   it('delivers large pipelined responses whole and in order to a client that reads late', async () => {
-    const counting = await countingUpstream();
-    upstreams.push(counting.up);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [counting.up.address] } } }]);
-    const client = new RawClient(app.port('http'));
-    clients.push(client);
-    await client.ready();
+    const { counting, client } = await pipeline();
     client.socket.pause();
     client.write(
       'GET /big HTTP/1.1\r\nHost: web\r\n\r\nGET /1 HTTP/1.1\r\nHost: web\r\n\r\nGET /big HTTP/1.1\r\nHost: web\r\n\r\nGET /3 HTTP/1.1\r\nHost: web\r\n\r\n',
@@ -87,12 +75,7 @@ describe('HTTP/1.1 pipelining', () => {
   });
 
   it('drops the waiting requests when the client leaves: they never reach the upstream', async () => {
-    const counting = await countingUpstream();
-    upstreams.push(counting.up);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [counting.up.address] } } }]);
-    const client = new RawClient(app.port('http'));
-    clients.push(client);
-    await client.ready();
+    const { counting, client } = await pipeline();
     client.socket.pause(); // never reads: the first response never finishes
     let burst = '';
     for (let i = 0; i < 50; i++) burst += 'GET /huge HTTP/1.1\r\nHost: web\r\n\r\n';

@@ -1,36 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
-import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Switchyard } from '../../src/app.js';
+import { describe, expect, it } from 'vitest';
+import { get } from '../helpers/http.js';
 import { RawClient } from '../helpers/raw-http.js';
 import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
-let app: Switchyard | undefined;
-const upstreams: Upstream[] = [];
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await app?.stop(0);
-  app = undefined;
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
-
 /** 8 MB of random bytes: more than a paused client's loopback socket buffers take here (2 MB fits in them), and any corruption shows in the digest. */
 const BIG = randomBytes(8 * 1024 * 1024);
 const BIG_DIGEST = createHash('sha256').update(BIG).digest('hex');
-
-function get(port: number, path = '/'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { host: 'web' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** An upstream that answers /big with BIG and anything else with "ok"; counts /big responses written in full and its busy connections. */
 async function bigUpstream(): Promise<{ up: Upstream; answered: () => number; busy: () => number }> {
@@ -75,7 +53,6 @@ function spoolFileBytes(): number {
 /** A client that asks for /big and does not read. */
 async function slowClient(port: number): Promise<RawClient> {
   const c = new RawClient(port);
-  clients.push(c);
   await c.ready();
   c.socket.pause();
   c.write('GET /big HTTP/1.1\r\nHost: web\r\n\r\n');
@@ -94,8 +71,7 @@ function bodyOf(raw: Buffer): Buffer | undefined {
 describe('responses spooled for slow readers (limits.response_spool)', () => {
   it('frees the upstream connections of clients that do not read, serves others meanwhile, and delivers each body intact later', async () => {
     const big = await bigUpstream();
-    upstreams.push(big.up);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [big.up.address] } } }], { upstream: { max_sockets: 4 } });
+    const app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [big.up.address] } } }], { upstream: { max_sockets: 4 } });
     const port = app.port('http');
     const slow: RawClient[] = [];
     for (let i = 0; i < 6; i++) slow.push(await slowClient(port));
@@ -103,7 +79,7 @@ describe('responses spooled for slow readers (limits.response_spool)', () => {
     await waitFor(() => big.answered() === 6, 10_000, 'all 6 responses written in full upstream');
     await waitFor(() => big.busy() === 0, 5000, 'no busy upstream connection');
     expect(openSpoolFiles()).toBeGreaterThan(0);
-    expect(await get(port, '/')).toBe(200);
+    expect((await get(port, { headers: { host: 'web' } })).status).toBe(200);
     // Now the slow readers read: every byte arrives, in order.
     const received = slow.map((c) => {
       const chunks: Buffer[] = [];
@@ -127,8 +103,7 @@ describe('responses spooled for slow readers (limits.response_spool)', () => {
 
   it('removes the temp file when the client leaves mid-spool', async () => {
     const big = await bigUpstream();
-    upstreams.push(big.up);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [big.up.address] } } }]);
+    const app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [big.up.address] } } }]);
     const c = await slowClient(app.port('http'));
     await waitFor(() => big.answered() === 1, 10_000, 'the response written in full upstream');
     await waitFor(() => openSpoolFiles() === 1, 5000, 'a spool file');
@@ -138,15 +113,14 @@ describe('responses spooled for slow readers (limits.response_spool)', () => {
 
   it('still closes a client that takes nothing for limits.send_timeout, and only that one', async () => {
     const big = await bigUpstream();
-    upstreams.push(big.up);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [big.up.address] } } }], { limits: { send_timeout: '500ms' } });
+    const app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [big.up.address] } } }], { limits: { send_timeout: '500ms' } });
     const c = await slowClient(app.port('http'));
     await waitFor(() => big.answered() === 1, 10_000, 'the response written in full upstream');
     // Node closes the connection from its side; the client, not reading, sees it once it reads.
     await waitFor(() => openSpoolFiles() === 0, 10_000, 'the spool dropped after send_timeout');
     c.socket.resume();
     await waitFor(() => c.closed, 10_000, 'the slow client closed');
-    expect(await get(app.port('http'), '/')).toBe(200);
+    expect((await get(app.port('http'), { headers: { host: 'web' } })).status).toBe(200);
   });
 
   it.each([
@@ -154,8 +128,7 @@ describe('responses spooled for slow readers (limits.response_spool)', () => {
     ['response_spool_total', { response_spool_total: 1_048_576 }],
   ])('past %s bytes pauses the upstream until the client catches up, and the body still arrives intact', async (_key, limits) => {
     const big = await bigUpstream();
-    upstreams.push(big.up);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [big.up.address] } } }], { limits });
+    const app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [big.up.address] } } }], { limits });
     const c = await slowClient(app.port('http'));
     await waitFor(() => openSpoolFiles() === 1, 5000, 'a spool file');
     await new Promise((r) => setTimeout(r, 200));
@@ -177,8 +150,7 @@ describe('responses spooled for slow readers (limits.response_spool)', () => {
 
   it('with response_spool: 0 pauses the upstream instead (no temp file)', async () => {
     const big = await bigUpstream();
-    upstreams.push(big.up);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [big.up.address] } } }], { limits: { response_spool: 0 } });
+    const app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [big.up.address] } } }], { limits: { response_spool: 0 } });
     await slowClient(app.port('http'));
     await waitFor(() => big.busy() === 1, 5000, 'the request upstream');
     await new Promise((r) => setTimeout(r, 300));

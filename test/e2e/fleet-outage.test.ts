@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type EtcdCluster, etcdAvailable, startEtcd } from '../helpers/etcd.js';
-import { FleetInstance, untilServed } from '../helpers/fleet.js';
+import { blueGreenServices, FleetInstance, untilServed } from '../helpers/fleet.js';
 import { startUpstream } from '../helpers/upstream.js';
 
 const hasEtcd = etcdAvailable(import.meta.filename);
@@ -31,13 +31,7 @@ describe.skipIf(!hasEtcd)('fleet: etcd outages', () => {
   async function twoInstances(cluster: EtcdCluster): Promise<[FleetInstance, FleetInstance]> {
     const blue = await startUpstream('blue');
     const green = await startUpstream('green');
-    const services = [
-      '  - name: web',
-      '    stacks:',
-      `      blue: { targets: ["${blue.address}"] }`,
-      `      green: { targets: ["${green.address}"] }`,
-      '    active: blue',
-    ].join('\n');
+    const services = blueGreenServices(blue.address, green.address);
     instances = await Promise.all(['a', 'b'].map((id) => FleetInstance.create({ id, dir, endpoints: cluster.endpoints, prefix: '/outage/', services })));
     await Promise.all(instances.map((instance) => instance.start()));
     return instances as [FleetInstance, FleetInstance];

@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import type { SwitchyardEvent } from '../../src/events/bus.js';
 import { runCli } from '../helpers/child-switchyard.js';
 import { b64, type EtcdCluster, etcdAvailable, gateway, startEtcd } from '../helpers/etcd.js';
-import { FleetInstance, percentile, untilServed } from '../helpers/fleet.js';
+import { blueGreenServices, FleetInstance, percentile, untilServed } from '../helpers/fleet.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const hasEtcd = etcdAvailable(import.meta.filename);
@@ -46,13 +46,7 @@ describe.skipIf(!hasEtcd)('fleet: three switchyard processes on one etcd', () =>
     dir = mkdtempSync(join(tmpdir(), 'switchyard-fleet-'));
     blue = await startUpstream('blue');
     green = await startUpstream('green');
-    const services = [
-      '  - name: web',
-      '    stacks:',
-      `      blue: { targets: ["${blue.address}"] }`,
-      `      green: { targets: ["${green.address}"] }`,
-      '    active: blue',
-    ].join('\n');
+    const services = blueGreenServices(blue.address, green.address);
     [a, b, c] = (await Promise.all(
       ['a', 'b', 'c'].map((id) =>
         FleetInstance.create({ id, dir, endpoints: etcd.endpoints, prefix: PREFIX, services, state: 'wait_timeout: 1500ms', tls: true }),

@@ -1,21 +1,11 @@
 import { Agent, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { defer } from '../helpers/cleanup.js';
 import { startChild, writeChildConfig } from '../helpers/child-switchyard.js';
 import { get } from '../helpers/http.js';
+import { tryConnect } from '../helpers/raw-http.js';
 import { tempDir, waitFor } from '../helpers/switchyard.js';
 import { startUpstream } from '../helpers/upstream.js';
-
-const refused = (port: number) =>
-  new Promise<string>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve('connected');
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
-  });
 
 describe('graceful stop (SIGTERM)', () => {
   it('turns /healthz 503 at once, finishes in-flight requests, refuses new connections, exits 0', async () => {
@@ -38,7 +28,7 @@ describe('graceful stop (SIGTERM)', () => {
       );
     await waitFor(async () => (await health()) !== 200, 5000, '/healthz no longer 200');
     expect(await health()).toBe(503);
-    expect(await refused(proxyPort)).toBe('ECONNREFUSED');
+    expect(await tryConnect(proxyPort)).toBe('ECONNREFUSED');
     held?.end('finished');
     const reply = await inFlight;
     expect({ status: reply.status, body: reply.body }).toEqual({ status: 200, body: 'finished' });

@@ -1,32 +1,21 @@
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Switchyard } from '../../src/app.js';
-import { validateConfig } from '../../src/config/load.js';
 import type { SwitchyardEvent } from '../../src/events/bus.js';
-import { tempDir, waitFor } from '../helpers/switchyard.js';
+import { tempDir, testConfig, waitFor } from '../helpers/switchyard.js';
 import { track } from '../helpers/cleanup.js';
 import { get } from '../helpers/http.js';
 import { startUpstream } from '../helpers/upstream.js';
 
 const FAST_CHECK = { path: '/health', interval: 100, response_timeout: 150, healthy_threshold: 2, unhealthy_threshold: 2 };
 
-let app: Switchyard | undefined;
-
 describe('health checks across a config reload', () => {
   it('starts checking when a reload adds a health_check, and restores health when a reload removes it', async () => {
     const dir = tempDir();
     const sick = await startUpstream('sick', undefined, () => false);
     const configWith = (check: Record<string, unknown> | undefined) =>
-      validateConfig({
-        listeners: [{ name: 'http', port: 0, address: '127.0.0.1' }],
-        admin: { listen: '127.0.0.1:0' },
-        state: { path: join(dir, 'state.json') },
-        certs_dir: join(dir, 'certs'),
-        logging: { level: 'silent' },
-        services: [{ name: 'web', ...(check ? { health_check: check } : {}), stacks: { blue: { targets: [sick.address] } } }],
-      });
-    app = track(await Switchyard.start(configWith(undefined), pino({ level: 'silent' })));
+      testConfig([{ name: 'web', ...(check ? { health_check: check } : {}), stacks: { blue: { targets: [sick.address] } } }], {}, dir);
+    const app = track(await Switchyard.start(configWith(undefined), pino({ level: 'silent' })));
     const port = app.port('http');
     // No check: the target answers (its /health fails, but nothing probes it).
     expect((await get(port)).status).toBe(200);

@@ -1,9 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import { constants } from 'node:http2';
-import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Switchyard } from '../../src/app.js';
 import { H2_ERROR, RawH2, h2Request, h2Session } from '../helpers/h2.js';
+import { metricsPage, seriesValue } from '../helpers/metrics-page.js';
+import { tryConnect } from '../helpers/raw-http.js';
 import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -30,20 +31,8 @@ async function holdingUpstream(): Promise<{ upstream: Upstream; held: ServerResp
 
 /** The value of one series on the metrics page, 0 when absent. */
 async function metric(app: Switchyard, series: string): Promise<number> {
-  const text = await (await fetch(`${app.adminUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+  return seriesValue(await metricsPage(app.adminUrl), series) ?? 0;
 }
-
-const refused = (port: number) =>
-  new Promise<string>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve('connected');
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
-  });
 
 describe('HTTP/2 limits', () => {
   describe('concurrent streams', () => {
@@ -221,7 +210,7 @@ describe('HTTP/2 limits', () => {
       await waitFor(() => held.length === 1);
       const stopped = app.stop(10_000);
       expect(await goaway).toBe(constants.NGHTTP2_NO_ERROR);
-      expect(await refused(port)).toBe('ECONNREFUSED');
+      expect(await tryConnect(port)).toBe('ECONNREFUSED');
       release('finished');
       const reply = await inFlight;
       expect({ status: reply.status, body: reply.body }).toEqual({ status: 200, body: 'finished' });

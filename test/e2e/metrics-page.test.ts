@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Switchyard } from '../../src/app.js';
 import { startSwitchyard } from '../helpers/switchyard.js';
 import { get as send } from '../helpers/http.js';
+import { seriesValue } from '../helpers/metrics-page.js';
 import { startBlueGreen, startUpstream } from '../helpers/upstream.js';
 
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
@@ -13,11 +14,6 @@ async function page(started: Switchyard): Promise<string> {
   const response = await fetch(`${started.adminUrl}/metrics`);
   expect(response.status).toBe(200);
   return response.text();
-}
-
-function value(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? Number.NaN : Number(line.slice(series.length + 1));
 }
 
 describe('GET /metrics', () => {
@@ -37,15 +33,15 @@ describe('GET /metrics', () => {
     await app.certificates.addSelfSigned('site', ['web.test']);
 
     const text = await page(app); // no token needed
-    expect(value(text, 'switchyard_requests_total{service="web",stack="blue",code="200"}')).toBe(5);
-    expect(value(text, 'switchyard_requests_total{service="web",stack="green",code="200"}')).toBe(3);
-    expect(value(text, 'switchyard_requests_total{service="_unmatched",stack="none",code="404"}')).toBe(1);
-    expect(value(text, 'switchyard_request_duration_seconds_count{service="web",stack="blue"}')).toBe(5);
-    expect(value(text, 'switchyard_switches_total{service="web"}')).toBe(2);
-    expect(value(text, 'switchyard_stack_weight{service="web",stack="blue"}')).toBe(90);
-    expect(value(text, 'switchyard_stack_active{service="web",stack="blue"}')).toBe(1);
-    expect(value(text, `switchyard_target_healthy{service="web",stack="green",target="${green.address}"}`)).toBe(1);
-    expect(value(text, 'switchyard_certificate_expiry_timestamp_seconds{name="site"}')).toBeGreaterThan(Date.now() / 1000);
+    expect(seriesValue(text, 'switchyard_requests_total{service="web",stack="blue",code="200"}')).toBe(5);
+    expect(seriesValue(text, 'switchyard_requests_total{service="web",stack="green",code="200"}')).toBe(3);
+    expect(seriesValue(text, 'switchyard_requests_total{service="_unmatched",stack="none",code="404"}')).toBe(1);
+    expect(seriesValue(text, 'switchyard_request_duration_seconds_count{service="web",stack="blue"}')).toBe(5);
+    expect(seriesValue(text, 'switchyard_switches_total{service="web"}')).toBe(2);
+    expect(seriesValue(text, 'switchyard_stack_weight{service="web",stack="blue"}')).toBe(90);
+    expect(seriesValue(text, 'switchyard_stack_active{service="web",stack="blue"}')).toBe(1);
+    expect(seriesValue(text, `switchyard_target_healthy{service="web",stack="green",target="${green.address}"}`)).toBe(1);
+    expect(seriesValue(text, 'switchyard_certificate_expiry_timestamp_seconds{name="site"}')).toBeGreaterThan(Date.now() / 1000);
     expect(text).toContain('process_cpu_seconds_total');
     expect(text).not.toMatch(/\/blue\/|unknown\.example|q=/);
     delete process.env.SWITCHYARD_METRICS_TOKEN;
@@ -65,7 +61,7 @@ describe('GET /metrics', () => {
     app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [dead.address] } } }]);
     await fetch(`http://127.0.0.1:${app.port('http')}/`);
     const text = await page(app);
-    expect(value(text, `switchyard_upstream_errors_total{service="web",stack="blue",target="${dead.address}",kind="connect"}`)).toBe(1);
-    expect(value(text, 'switchyard_requests_total{service="web",stack="blue",code="502"}')).toBe(1);
+    expect(seriesValue(text, `switchyard_upstream_errors_total{service="web",stack="blue",target="${dead.address}",kind="connect"}`)).toBe(1);
+    expect(seriesValue(text, 'switchyard_requests_total{service="web",stack="blue",code="502"}')).toBe(1);
   });
 });

@@ -2,14 +2,13 @@ import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { Switchyard } from '../../src/app.js';
 import { get } from '../helpers/http.js';
+import { metricsPage, seriesValue } from '../helpers/metrics-page.js';
 import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
 import { startUpstream } from '../helpers/upstream.js';
 
 async function mirrored(app: Switchyard, result: string): Promise<number> {
-  const text = await (await fetch(`${app.adminUrl}/metrics`)).text();
-  const series = `switchyard_mirror_requests_total{service="web",stack="green",result="${result}"} `;
-  const line = text.split('\n').find((l) => l.startsWith(series));
-  return line === undefined ? 0 : Number(line.slice(series.length));
+  const series = `switchyard_mirror_requests_total{service="web",stack="green",result="${result}"}`;
+  return seriesValue(await metricsPage(app.adminUrl), series) ?? 0;
 }
 
 function median(values: number[]): number {
@@ -67,7 +66,7 @@ describe('mirroring (SPEC §10)', () => {
     expect(run.statuses).toEqual(new Set([200]));
     await waitFor(async () => (await mirrored(app, 'failed')) === 10);
     // Mirror failures are not the served stack's: blue's request counts show only its own 200s.
-    const text = await (await fetch(`${app.adminUrl}/metrics`)).text();
+    const text = await metricsPage(app.adminUrl);
     expect(text).not.toMatch(/switchyard_requests_total\{service="web",stack="green"/);
   });
 

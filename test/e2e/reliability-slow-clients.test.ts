@@ -1,31 +1,9 @@
-import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Switchyard } from '../../src/app.js';
+import { describe, expect, it } from 'vitest';
+import { get } from '../helpers/http.js';
+import { metricsPage } from '../helpers/metrics-page.js';
 import { RawClient } from '../helpers/raw-http.js';
 import { startSwitchyard, waitFor } from '../helpers/switchyard.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
-
-let app: Switchyard | undefined;
-const upstreams: Upstream[] = [];
-const clients: RawClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await app?.stop(0);
-  app = undefined;
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-});
-
-function get(port: number, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { startUpstream } from '../helpers/upstream.js';
 
 interface TargetView {
   address: string;
@@ -43,7 +21,7 @@ const HUGE = Buffer.alloc(24 * 1024 * 1024, 'x');
 
 /** How many responses of `service` ended with `code` so far, from /metrics. */
 async function responsesWith(adminUrl: string, service: string, code: number): Promise<number> {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const text = await metricsPage(adminUrl);
   const line = text.split('\n').find((l) => l.startsWith('switchyard_requests_total{') && l.includes(`service="${service}"`) && l.includes(`code="${code}"`));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
@@ -53,10 +31,9 @@ describe('a client that does not read its response (slowhttptest -X)', () => {
     const serve = (name: string) => startUpstream(name, (req, res) => (req.url === '/huge' ? res.end(HUGE) : res.end(name)));
     const a = await serve('a');
     const b = await serve('b');
-    upstreams.push(a, b);
     // Without the fix a 300 ms response timeout fires while reading is paused for the
     // client, and one such failure (max_fails: 1) ejects a healthy target.
-    app = await startSwitchyard([{ name: 'web', response_timeout: 300, stacks: { blue: { targets: [a.address, b.address] } } }], {
+    const app = await startSwitchyard([{ name: 'web', response_timeout: 300, stacks: { blue: { targets: [a.address, b.address] } } }], {
       upstream: { max_fails: 1, fail_timeout: '1m' },
       limits: { send_timeout: '1500ms' },
     });
@@ -64,7 +41,6 @@ describe('a client that does not read its response (slowhttptest -X)', () => {
     const port = app.port('http');
     const started = Date.now();
     const slow = Array.from({ length: 3 }, () => new RawClient(port));
-    clients.push(...slow);
     for (const c of slow) {
       await c.ready();
       c.socket.pause(); // never reads: its receive window closes
@@ -87,7 +63,7 @@ describe('a client that does not read its response (slowhttptest -X)', () => {
       [true, null],
       [true, null],
     ]);
-    const metrics = await (await fetch(`${adminUrl}/metrics`)).text();
+    const metrics = await metricsPage(adminUrl);
     expect(metrics).not.toMatch(/switchyard_upstream_errors_total\{[^}]*kind="timeout"/);
     // Reading at last, each slow client finds its response cut short.
     for (const c of slow) c.socket.resume();
@@ -105,8 +81,7 @@ describe('clients that trickle request bodies (slowhttptest -B)', () => {
       req.on('end', () => res.end(`${req.method} ${Buffer.concat(chunks).length} cl=${req.headers['content-length'] ?? '-'}`));
     });
     up.server.on('connection', () => connections++);
-    upstreams.push(up);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [up.address] } } }], { upstream: { max_sockets: 4 } });
+    const app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [up.address] } } }], { upstream: { max_sockets: 4 } });
     const port = app.port('http');
     // Six tricklers, more than max_sockets: bodies larger than the old 64 KiB read-ahead
     // (Content-Length) and chunked ones, each sends a few bytes and stalls. Expect:
@@ -120,9 +95,8 @@ describe('clients that trickle request bodies (slowhttptest -B)', () => {
       c.write(head);
       return c;
     });
-    clients.push(...tricklers);
     await waitFor(() => tricklers.every((c) => c.text.startsWith('HTTP/1.1 100 Continue')));
-    expect(await get(port)).toEqual({ status: 200, body: 'GET 0 cl=-' });
+    expect(await get(port)).toMatchObject({ status: 200, body: 'GET 0 cl=-' });
     expect(connections).toBe(1);
     // A trickler that finishes is forwarded whole, with a Content-Length.
     const last = tricklers[5] as RawClient;
@@ -133,12 +107,10 @@ describe('clients that trickle request bodies (slowhttptest -B)', () => {
     let connections = 0;
     const up = await startUpstream('ok');
     up.server.on('connection', () => connections++);
-    upstreams.push(up);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [up.address] } } }], {
+    const app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [up.address] } } }], {
       limits: { request_timeout: '500ms', header_timeout: '500ms' },
     });
     const client = new RawClient(app.port('http'));
-    clients.push(client);
     await client.ready();
     client.write(`POST /big HTTP/1.1\r\nHost: web\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(10_000)}`);
     await waitFor(() => client.closed, 5000);
@@ -154,25 +126,23 @@ describe('a stack whose only target failed', () => {
       if (calls <= 3) res.writeHead(500).end('boom');
       else res.end('back');
     });
-    upstreams.push(up);
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [up.address] } } }]);
+    const app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [up.address] } } }]);
     const port = app.port('http');
     for (let i = 0; i < 3; i++) expect((await get(port)).status).toBe(500);
-    expect(await get(port)).toEqual({ status: 200, body: 'back' });
+    expect(await get(port)).toMatchObject({ status: 200, body: 'back' });
   });
 
   it('is not ejected: the next request after the target comes back from refusing connections gets 200', async () => {
     const first = await startUpstream('first');
     const port = first.port;
     await first.close();
-    app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [`127.0.0.1:${port}`] } } }]);
+    const app = await startSwitchyard([{ name: 'web', stacks: { blue: { targets: [`127.0.0.1:${port}`] } } }]);
     const proxyPort = app.port('http');
     for (let i = 0; i < 3; i++) expect((await get(proxyPort)).status).toBe(502);
     const back = await startUpstream('back');
-    upstreams.push(back);
     await new Promise<void>((resolve) => {
       back.server.close(() => back.server.listen(port, '127.0.0.1', resolve));
     });
-    expect(await get(proxyPort)).toEqual({ status: 200, body: 'back' });
+    expect(await get(proxyPort)).toMatchObject({ status: 200, body: 'back' });
   });
 });

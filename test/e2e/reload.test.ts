@@ -1,28 +1,15 @@
-import { request } from 'node:http';
-import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Switchyard } from '../../src/app.js';
-import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import type { SwitchyardEvent } from '../../src/events/bus.js';
 import { freePort } from '../helpers/child-switchyard.js';
+import { defer, track } from '../helpers/cleanup.js';
+import { get as send } from '../helpers/http.js';
 import { RawClient } from '../helpers/raw-http.js';
-import { tempDir, waitFor } from '../helpers/switchyard.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
-
-let app: Switchyard | undefined;
-const upstreams: Upstream[] = [];
-const clients: RawClient[] = [];
-const blockers: Server[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
-  await app?.stop(0);
-  app = undefined;
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
-  await Promise.all(blockers.splice(0).map((s) => new Promise((r) => s.close(r))));
-});
+import { tempDir, testConfig, waitFor } from '../helpers/switchyard.js';
+import { startUpstream } from '../helpers/upstream.js';
 
 type LogLine = { level: number; msg: string; [key: string]: unknown };
 
@@ -31,36 +18,12 @@ function setup() {
   const dir = tempDir();
   const lines: LogLine[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
-  const config = (services: unknown[], extra: Record<string, unknown> = {}): Config =>
-    validateConfig({
-      listeners: [{ name: 'http', port: 0, address: '127.0.0.1' }],
-      admin: { listen: '127.0.0.1:0' },
-      state: { path: join(dir, 'state.json') },
-      certs_dir: join(dir, 'certs'),
-      logging: { level: 'info' },
-      services,
-      ...extra,
-    });
+  const config = (services: unknown[], extra: Record<string, unknown> = {}): Config => testConfig(services, { logging: { level: 'info' }, ...extra }, dir);
   return { config, log, lines };
 }
 
-async function upstream(body: string, handler?: Parameters<typeof startUpstream>[1]): Promise<Upstream> {
-  const u = await startUpstream(body, handler);
-  upstreams.push(u);
-  return u;
-}
-
-function get(port: number, host = 'a.test'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, agent: false, headers: { host } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** GET / with Host `host` on a fresh connection. */
+const get = (port: number, host = 'a.test') => send(port, { headers: { host } });
 
 /** One GET on a kept-open raw client: the status line, or 'closed' when the proxy hangs up first. */
 async function rawGet(c: RawClient): Promise<string> {
@@ -70,16 +33,10 @@ async function rawGet(c: RawClient): Promise<string> {
   return c.closed && c.text === '' ? 'closed' : (c.text.split('\r\n')[0] ?? '');
 }
 
-function rawClient(port: number): RawClient {
-  const c = new RawClient(port);
-  clients.push(c);
-  return c;
-}
-
 /** A plain TCP server holding a port, so a listener cannot bind it. */
 async function holdPort(): Promise<number> {
   const server = createServer();
-  blockers.push(server);
+  defer(() => new Promise((resolve) => server.close(resolve)));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as { port: number }).port;
 }
@@ -88,26 +45,26 @@ describe('Switchyard#reload', () => {
   describe('reloadable keys', () => {
     it('applies limits.max_connections to a listener that keeps running', async () => {
       const { config, log } = setup();
-      const blue = await upstream('blue');
+      const blue = await startUpstream('blue');
       const services = [{ name: 'web', stacks: { blue: { targets: [blue.address] } } }];
-      app = await Switchyard.start(config(services), log);
+      const app = track(await Switchyard.start(config(services), log));
       const port = app.port('http');
-      const open = [rawClient(port), rawClient(port)];
+      const open = [new RawClient(port), new RawClient(port)];
       for (const c of open) expect(await rawGet(c)).toBe('HTTP/1.1 200 OK');
 
       await app.reload(config(services, { limits: { max_connections: 2 } }));
       // Same server, same connections: both still answer; a third is over the new limit.
       expect(app.port('http')).toBe(port);
       for (const c of open) expect(await rawGet(c)).toBe('HTTP/1.1 200 OK');
-      expect(await rawGet(rawClient(port))).toBe('closed');
+      expect(await rawGet(new RawClient(port))).toBe('closed');
     });
 
     it('applies upstream.max_fails to passive ejection', async () => {
       const { config, log } = setup();
-      const bad = await upstream('bad', (_req, res) => res.writeHead(500).end('boom'));
-      const good = await upstream('good');
+      const bad = await startUpstream('bad', (_req, res) => res.writeHead(500).end('boom'));
+      const good = await startUpstream('good');
       const services = [{ name: 'web', stacks: { blue: { targets: [bad.address, good.address] } } }];
-      app = await Switchyard.start(config(services, { upstream: { max_fails: 50 } }), log);
+      const app = track(await Switchyard.start(config(services, { upstream: { max_fails: 50 } }), log));
       const events: SwitchyardEvent[] = [];
       app.controller.events.subscribe((e) => events.push(e));
 
@@ -120,15 +77,15 @@ describe('Switchyard#reload', () => {
 
     it('adds, changes (on the same port) and removes listeners', async () => {
       const { config, log } = setup();
-      const blue = await upstream('blue');
-      const green = await upstream('green');
+      const blue = await startUpstream('blue');
+      const green = await startUpstream('green');
       const services = [{ name: 'web', stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } } }];
       const fixed = await freePort();
       const listeners = (routeTo: string) => [
         { name: 'http', port: 0, address: '127.0.0.1' },
         { name: 'preview', port: fixed, address: '127.0.0.1', route_to: routeTo },
       ];
-      app = await Switchyard.start(config(services, { listeners: listeners('active') }), log);
+      const app = track(await Switchyard.start(config(services, { listeners: listeners('active') }), log));
       const http = app.port('http');
       expect((await get(fixed)).body).toBe('blue');
 
@@ -139,7 +96,7 @@ describe('Switchyard#reload', () => {
       expect(app.port('http')).toBe(http);
 
       await app.reload(config(services, { listeners: [{ name: 'extra', port: 0, address: '127.0.0.1' }] }));
-      expect(() => app?.port('http')).toThrow('no listener http');
+      expect(() => app.port('http')).toThrow('no listener http');
       await expect(get(http)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
       await expect(get(fixed)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     });
@@ -148,9 +105,9 @@ describe('Switchyard#reload', () => {
   describe('restart-only keys', () => {
     it('logs each changed key with the running and the new value, keeps the running value and applies the rest', async () => {
       const { config, log, lines } = setup();
-      const blue = await upstream('blue');
-      const green = await upstream('green');
-      app = await Switchyard.start(config([{ name: 'web', stacks: { blue: { targets: [blue.address] } } }]), log);
+      const blue = await startUpstream('blue');
+      const green = await startUpstream('green');
+      const app = track(await Switchyard.start(config([{ name: 'web', stacks: { blue: { targets: [blue.address] } } }]), log));
 
       await app.reload(
         config([{ name: 'web', stacks: { blue: { targets: [green.address] } } }], { metrics: { enabled: false }, upstream: { max_sockets: 8 } }),
@@ -171,10 +128,10 @@ describe('Switchyard#reload', () => {
   describe('all or nothing', () => {
     it('keeps the whole running config, routing included, when a new listener cannot bind its port', async () => {
       const { config, log, lines } = setup();
-      const blue = await upstream('blue');
-      const green = await upstream('green');
+      const blue = await startUpstream('blue');
+      const green = await startUpstream('green');
       const before = config([{ name: 'web', hosts: ['a.test'], stacks: { blue: { targets: [blue.address] } } }]);
-      app = await Switchyard.start(before, log);
+      const app = track(await Switchyard.start(before, log));
       const port = app.port('http');
       const generation = app.controller.snapshot.generation;
       const events: SwitchyardEvent[] = [];
@@ -201,11 +158,11 @@ describe('Switchyard#reload', () => {
       expect(app.controller.currentConfig).toBe(before);
       expect(app.controller.snapshot.generation).toBe(generation);
       expect(events).toEqual([]);
-      expect(() => app?.port('extra')).toThrow('no listener extra');
+      expect(() => app.port('extra')).toThrow('no listener extra');
       expect((await get(port, 'a.test')).body).toBe('blue');
       expect((await get(port, 'new.test')).status).toBe(404);
       // max_connections 1 was not applied either: two connections at once still work.
-      const two = [rawClient(port), rawClient(port)];
+      const two = [new RawClient(port), new RawClient(port)];
       for (const c of two) expect(await rawGet(c)).toBe('HTTP/1.1 200 OK');
       // Nor the log level: info lines still get through.
       expect(log.level).toBe('info');
@@ -215,10 +172,10 @@ describe('Switchyard#reload', () => {
 
     it('moves a listener back to its old config when the changed one cannot bind', async () => {
       const { config, log } = setup();
-      const blue = await upstream('blue');
+      const blue = await startUpstream('blue');
       const fixed = await freePort();
       const services = [{ name: 'web', stacks: { blue: { targets: [blue.address] } } }];
-      app = await Switchyard.start(config(services, { listeners: [{ name: 'main', port: fixed, address: '127.0.0.1' }] }), log);
+      const app = track(await Switchyard.start(config(services, { listeners: [{ name: 'main', port: fixed, address: '127.0.0.1' }] }), log));
       // The same port on an address this machine does not have: the old server stops, the new one cannot bind.
       const next = config(services, { listeners: [{ name: 'main', port: fixed, address: '192.0.2.1' }] });
       await expect(app.reload(next)).rejects.toThrow(/listener "main" cannot listen on 192\.0\.2\.1/);

@@ -1,8 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, relative } from 'node:path';
+import { freePort } from './child-switchyard.js';
 
 /** How a newcomer gets etcd; printed when an etcd test file skips. */
 export const ETCD_INSTALL = 'apt-get install -y etcd-server';
@@ -34,17 +34,6 @@ export function etcdAvailable(file: string, env: NodeJS.ProcessEnv = process.env
   if (env.CI === 'true') throw new Error(`CI=true and ${line}; .ci/run must install it`);
   process.stderr.write(`${line}\n`);
   return false;
-}
-
-/** A free loopback port (bound, read, released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const running = new Set<ChildProcess>();

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { type ChildSwitchyard, freePort, startChild } from './child-switchyard.js';
+import { metricsPage, seriesValue } from './metrics-page.js';
 
 /** A keep-alive client for polling proxies and admin APIs (fresh connections per poll would measure connect time, not propagation). */
 export const pollAgent = new Agent({ keepAliveTimeout: 10_000, connections: 16 });
@@ -11,6 +12,11 @@ export interface AdminReply {
   status: number;
   body: Record<string, unknown> & { error?: { code: string; message: string; members?: string[] } };
   headers: Headers;
+}
+
+/** YAML lines under `services:` for a service `web` with a blue and a green stack (one target each), blue active. */
+export function blueGreenServices(blue: string, green: string): string {
+  return ['  - name: web', '    stacks:', `      blue: { targets: ["${blue}"] }`, `      green: { targets: ["${green}"] }`, '    active: blue'].join('\n');
 }
 
 /** What one fleet instance is made of. */
@@ -152,9 +158,7 @@ export class FleetInstance {
 
   /** The value of one metric line (e.g. `switchyard_store_connected`). */
   async metric(name: string): Promise<number | undefined> {
-    const text = await (await fetch(`${this.adminUrl}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-    return line === undefined ? undefined : Number(line.slice(name.length + 1));
+    return seriesValue(await metricsPage(this.adminUrl), name);
   }
 }
 

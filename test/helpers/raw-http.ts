@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { trackInTest } from './cleanup.js';
 
 /** Sends raw bytes to 127.0.0.1:`port` and collects everything until the proxy closes (or `ms` pass). */
 export function rawHttp(port: number, bytes: string, ms = 3000): Promise<string> {
@@ -15,7 +16,19 @@ export function rawHttp(port: number, bytes: string, ms = 3000): Promise<string>
   });
 }
 
-/** A raw client socket kept open: what it received, whether and how it was closed, and when. */
+/** Opens a connection to 127.0.0.1:`port` and hangs up: 'connected', or the error's code (ECONNREFUSED when nothing listens). */
+export function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
+}
+
+/** A raw client socket kept open: what it received, whether and how it was closed, and when. Opened in a test, it is destroyed when the test ends. */
 export class RawClient {
   readonly socket: Socket;
   readonly opened = Date.now();
@@ -38,6 +51,7 @@ export class RawClient {
       this.closed = true;
       this.closedAt = Date.now();
     });
+    trackInTest({ close: () => this.destroy() });
   }
 
   /** Resolves once connected (or closed before connecting). */

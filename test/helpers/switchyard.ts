@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Switchyard } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { trackInTest } from './cleanup.js';
 
 /** A fresh temp dir for state and certificates. */
@@ -11,9 +12,9 @@ export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'switchyard-test-'));
 }
 
-/** Starts a whole switchyard on free ports; `extra` is merged over a minimal config. Started in a test, it is stopped when the test ends. */
-export async function startSwitchyard(services: unknown[], extra: Record<string, unknown> = {}, dir = tempDir()): Promise<Switchyard> {
-  const config = validateConfig({
+/** A minimal config on free loopback ports, its state and certificates in `dir`, logging silent; `extra` is merged over it. */
+export function testConfig(services: unknown[], extra: Record<string, unknown> = {}, dir = tempDir()): Config {
+  return validateConfig({
     listeners: [{ name: 'http', port: 0, address: '127.0.0.1' }],
     admin: { listen: '127.0.0.1:0' },
     state: { path: join(dir, 'state.json') },
@@ -22,7 +23,11 @@ export async function startSwitchyard(services: unknown[], extra: Record<string,
     services,
     ...extra,
   });
-  return trackInTest(await Switchyard.start(config, pino({ level: 'silent' })));
+}
+
+/** Starts a whole switchyard on free ports; `extra` is merged over a minimal config (testConfig). Started in a test, it is stopped when the test ends. */
+export async function startSwitchyard(services: unknown[], extra: Record<string, unknown> = {}, dir = tempDir()): Promise<Switchyard> {
+  return trackInTest(await Switchyard.start(testConfig(services, extra, dir), pino({ level: 'silent' })));
 }
 
 /** Polls `predicate` until it holds, or rejects once `ms` pass (or when `predicate` throws). */
