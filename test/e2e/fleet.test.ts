@@ -65,9 +65,13 @@ describe.skipIf(!hasEtcd)('fleet: three switchyard processes on one etcd', () =>
 
   it('starts all three from one seed and lists them as members', async () => {
     for (const instance of [a, b, c]) expect(await instance.service('web')).toMatchObject({ generation: 1, active: 'blue' });
-    const fleet = await b.admin('GET', '/v1/fleet');
-    expect(fleet.status).toBe(200);
-    expect((fleet.body.members as { id: string; address: string }[]).map((m) => [m.id, m.address])).toEqual([
+    // /healthz answers once the admin API listens; an instance joins the fleet a little later (after ACME starts).
+    const members = async () => {
+      const fleet = await b.admin('GET', '/v1/fleet');
+      expect(fleet.status).toBe(200);
+      return (fleet.body.members as { id: string; address: string }[]).map((m) => [m.id, m.address]);
+    };
+    await expect.poll(members, { timeout: 10_000 }).toEqual([
       ['a', a.adminUrl],
       ['b', b.adminUrl],
       ['c', c.adminUrl],
