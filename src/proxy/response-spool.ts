@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BufferBudget } from './body-buffer.js';
+import { clearSendTimeout } from './send-timeout.js';
 
 /** Bytes a spool keeps in memory before it moves to a temp file. */
 const MEMORY_BYTES = 64 * 1024;
@@ -277,11 +278,6 @@ export class ResponseSpool {
 
 function closeWhenIdle(spool: ResponseSpool, fd: number): void {
   spool.idleThenClose(fd);
-}
-
-/** A client that caught up after its response ended: its send timeout ends. */
-function clearSendTimeout(this: ServerResponse): void {
-  this.setTimeout(0);
 }
 
 function ignore(): void {}

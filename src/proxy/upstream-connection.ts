@@ -6,6 +6,8 @@ import type { Target } from '../pool/target.js';
 import { parserClass, type LlhttpParser } from './llhttp-binding.js';
 import type { ResponseSpool } from './response-spool.js';
 import { classifyUpstreamError } from './upstream-errors.js';
+import { idleTimeoutFor } from './keep-alive-hint.js';
+import { clearSendTimeout } from './send-timeout.js';
 
 type ErrnoError = NodeJS.ErrnoException;
 
@@ -39,11 +41,6 @@ export interface ConnectionPool {
   release(conn: UpstreamConnection): void;
   /** The connection closed: it leaves the pool. */
   forget(conn: UpstreamConnection): void;
-}
-
-/** A client that caught up after a response was completed while it was behind: its send timeout ends. */
-function clearSendTimeout(this: ServerResponse): void {
-  this.setTimeout(0);
 }
 
 /** One kept-alive connection to one target with its own response parser (Node's llhttp). */
@@ -274,19 +271,4 @@ export class UpstreamConnection {
     this.destroy();
     if (user !== undefined) user.onFail(kind ?? classifyUpstreamError(err, this.connected), err, this.reused);
   }
-}
-
-/** Margin kept below an upstream's announced keep-alive timeout, so we never reuse a socket it is closing (as Node's agent does). */
-const KEEP_ALIVE_HINT_MARGIN = 1000;
-const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,])timeout=(\d+)/i;
-
-/** The pool idle time for a connection, shortened by a `Keep-Alive: timeout=N` response header. */
-function idleTimeoutFor(headers: string[], poolTimeout: number): number {
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i] as string;
-    if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
-    const hint = KEEP_ALIVE_TIMEOUT.exec(headers[i + 1] as string);
-    if (hint !== null) return Math.min(poolTimeout, Number(hint[1]) * 1000 - KEEP_ALIVE_HINT_MARGIN);
-  }
-  return poolTimeout;
 }
