@@ -11,6 +11,13 @@ import { clearSendTimeout } from './send-timeout.js';
 
 type ErrnoError = NodeJS.ErrnoException;
 
+/**
+ * Response bytes a client may leave unread (in Node's buffers) before the rest of the
+ * response is spooled or the upstream paused: responses up to about this size never wait
+ * for their client, as nginx's proxy_buffers (8 × 8 KiB by default) keep them.
+ */
+const CLIENT_BUFFER = 64 * 1024;
+
 /** What a connection reports to the request it carries (the forwarder's attempt). */
 export interface ConnectionUser {
   /** Where body bytes go: the client's response, or undefined once that client is gone (the rest is read and dropped). */
@@ -69,6 +76,8 @@ export class UpstreamConnection {
   private pausedFor: ServerResponse | undefined = undefined;
   /** Reading stopped because the exchange's spool is full. */
   private pausedForSpool = false;
+  /** A write of the current response pushed back (the client is behind, by CLIENT_BUFFER at most unless spooled or paused). */
+  private clientBehind = false;
   /** Header pairs flushed early by the parser (heads spanning several reads, or trailers). */
   private pendingHeaders: string[] | undefined = undefined;
 
@@ -148,6 +157,7 @@ export class UpstreamConnection {
     this.user = user;
     this.responseTimeout = responseTimeout;
     this.responding = false;
+    this.clientBehind = false;
     this.socket.setTimeout(responseTimeout);
   }
 
@@ -195,9 +205,15 @@ export class UpstreamConnection {
       }
       return;
     }
-    // The client pushed back: the rest of the response is spooled, so the upstream
-    // connection is free as soon as the response is complete (nginx's proxy buffering).
-    if (!res.write(chunk) && this.pausedFor === undefined && user.startSpool() === undefined) {
+    if (res.write(chunk) || this.pausedFor !== undefined) return;
+    // A client a little behind is normal (a 16 KiB response fills a socket's high-water
+    // mark): it may leave up to CLIENT_BUFFER unread; its send timeout starts when the
+    // response is complete (onComplete).
+    this.clientBehind = true;
+    if (res.writableLength <= CLIENT_BUFFER) return;
+    // Further behind: the rest of the response is spooled, so the upstream connection is
+    // free as soon as the response is complete (nginx's proxy buffering).
+    if (user.startSpool() === undefined) {
       // Reading now waits for the client. Upstream silence is no longer the upstream's
       // fault, so its response timeout stops; the client instead gets send_timeout to take
       // data (nginx's send_timeout), past which only its own connection is closed (Node
@@ -248,6 +264,13 @@ export class UpstreamConnection {
       this.pausedFor.once('drain', clearSendTimeout);
       this.pausedFor = undefined;
       this.socket.resume();
+    } else if (this.clientBehind && user.spool === undefined) {
+      // Bytes the client has not taken yet are held for it: it gets send_timeout to take them.
+      const client = user.client;
+      if (client !== undefined && client.writableLength > 0) {
+        client.setTimeout(this.pool.sendTimeout);
+        client.once('drain', clearSendTimeout);
+      }
     }
     if (this.pausedForSpool) {
       this.pausedForSpool = false;
