@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Switchyard } from '../app.js';
 import type { Config } from '../config/schema.js';
 import { WorkerGroup } from './group.js';
+import { workerExecArgv } from './worker-heap.js';
 
 /** The number of worker processes `workers` asks for: `auto` is one per CPU this process may use (its affinity mask). */
 export function workerCount(config: Pick<Config, 'workers'>): number {
@@ -27,6 +28,7 @@ export function startPrimary(config: Config, log: Logger, count: number): Promis
   cluster.setupPrimary({
     exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)),
     args: [],
+    execArgv: workerExecArgv(),
     // Structured clone: configs keep their exact shape (undefined keys, numbers) on the way.
     serialization: 'advanced',
   });
