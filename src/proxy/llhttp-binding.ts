@@ -41,31 +41,60 @@ export function bindingProblems(candidate: unknown): string[] {
   return problems;
 }
 
+/** What a response parser reports, in order: header pairs flushed early (a head spanning reads, or trailers), the head, body chunks, the end. */
+export interface ResponseEvents {
+  onHeaders(headers: string[]): void;
+  /** The head is complete (`headers`: the pairs not flushed early); returns 1 when the response has no body, else 0. */
+  onHead(status: number, message: string, headers: string[] | undefined, upgrade: boolean, keepAlive: boolean): number;
+  onBody(chunk: Buffer): void;
+  onComplete(): void;
+}
+
+/** A strict response parser of `Parser` (heads up to `maxHeaderSize` bytes) reporting to `events`. */
+export function responseParser(Parser: LlhttpParserClass, maxHeaderSize: number, events: ResponseEvents): LlhttpParser {
+  const parser = new Parser();
+  parser.initialize(Parser.RESPONSE, {}, maxHeaderSize, 0);
+  parser[Parser.kOnHeaders] = (headers: string[]) => events.onHeaders(headers);
+  parser[Parser.kOnHeadersComplete] = (
+    _major: number,
+    _minor: number,
+    headers: string[] | undefined,
+    _method: unknown,
+    _url: unknown,
+    status: number,
+    message: string,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number => events.onHead(status, message, headers, upgrade, keepAlive);
+  parser[Parser.kOnBody] = (chunk: Buffer) => events.onBody(chunk);
+  parser[Parser.kOnMessageComplete] = () => events.onComplete();
+  return parser;
+}
+
 /** What a parse of CANNED must report. */
 const CANNED = Buffer.from('HTTP/1.1 203 Canned\r\nContent-Length: 2\r\nX-Check: yes\r\n\r\nok', 'latin1');
 
 /** Parses CANNED with `Parser` and returns what differs from the expected events; empty when all is right. */
 export function cannedParseProblems(Parser: LlhttpParserClass): string[] {
   const seen = { status: 0, message: '', headers: [] as string[], keepAlive: false, body: '', complete: false };
-  const parser = new Parser();
-  parser.initialize(Parser.RESPONSE, {}, 16_384, 0);
-  parser[Parser.kOnHeaders] = (headers: unknown) => {
-    if (Array.isArray(headers)) seen.headers.push(...(headers as string[]));
-  };
-  parser[Parser.kOnHeadersComplete] = (...args: unknown[]): number => {
-    // (versionMajor, versionMinor, headers, method, url, statusCode, statusMessage, upgrade, shouldKeepAlive)
-    if (Array.isArray(args[2])) seen.headers.push(...(args[2] as string[]));
-    seen.status = Number(args[5]);
-    seen.message = String(args[6]);
-    seen.keepAlive = args[8] === true;
-    return 0;
-  };
-  parser[Parser.kOnBody] = (chunk: unknown) => {
-    if (Buffer.isBuffer(chunk)) seen.body += chunk.toString('latin1');
-  };
-  parser[Parser.kOnMessageComplete] = () => {
-    seen.complete = true;
-  };
+  const parser = responseParser(Parser, 16_384, {
+    onHeaders: (headers) => {
+      if (Array.isArray(headers)) seen.headers.push(...headers);
+    },
+    onHead: (status, message, headers, _upgrade, keepAlive) => {
+      if (Array.isArray(headers)) seen.headers.push(...headers);
+      seen.status = Number(status);
+      seen.message = String(message);
+      seen.keepAlive = keepAlive === true;
+      return 0;
+    },
+    onBody: (chunk) => {
+      if (Buffer.isBuffer(chunk)) seen.body += chunk.toString('latin1');
+    },
+    onComplete: () => {
+      seen.complete = true;
+    },
+  });
   let result: unknown;
   try {
     result = parser.execute(CANNED);

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { connectOrFail } from '../net/connect.js';
 import type { UpstreamErrorKind } from '../pool/stack-meter.js';
 import type { Target } from '../pool/target.js';
-import { parserClass, type LlhttpParser } from './llhttp-binding.js';
+import { type LlhttpParser, parserClass, responseParser } from './llhttp-binding.js';
 import type { ResponseSpool } from './response-spool.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import { idleTimeoutFor } from './keep-alive-hint.js';
@@ -85,38 +85,21 @@ export class UpstreamConnection {
     this.pool = pool;
     this.target = target;
     this.idleTimeout = pool.idleTimeout;
-    const Parser = parserClass();
-    const parser = new Parser();
-    parser.initialize(Parser.RESPONSE, {}, pool.maxHeaderSize, 0);
-    const self = this;
-    parser[Parser.kOnHeaders] = function onHeaders(headers: string[]): void {
-      self.pendingHeaders = self.pendingHeaders === undefined ? headers : self.pendingHeaders.concat(headers);
-    };
-    parser[Parser.kOnHeadersComplete] = function onHeadersComplete(
-      _major: number,
-      _minor: number,
-      headers: string[] | undefined,
-      _method: unknown,
-      _url: unknown,
-      status: number,
-      message: string,
-      upgrade: boolean,
-      keepAlive: boolean,
-    ): number {
-      let all = headers ?? [];
-      if (self.pendingHeaders !== undefined) {
-        all = self.pendingHeaders.concat(all);
-        self.pendingHeaders = undefined;
-      }
-      return self.onHead(status, message, all, upgrade, keepAlive);
-    };
-    parser[Parser.kOnBody] = function onBody(chunk: Buffer): void {
-      self.onBody(chunk);
-    };
-    parser[Parser.kOnMessageComplete] = function onMessageComplete(): void {
-      self.onComplete();
-    };
-    this.parser = parser;
+    this.parser = responseParser(parserClass(), pool.maxHeaderSize, {
+      onHeaders: (headers) => {
+        this.pendingHeaders = this.pendingHeaders === undefined ? headers : this.pendingHeaders.concat(headers);
+      },
+      onHead: (status, message, headers, upgrade, keepAlive) => {
+        let all = headers ?? [];
+        if (this.pendingHeaders !== undefined) {
+          all = this.pendingHeaders.concat(all);
+          this.pendingHeaders = undefined;
+        }
+        return this.onHead(status, message, all, upgrade, keepAlive);
+      },
+      onBody: (chunk) => this.onBody(chunk),
+      onComplete: () => this.onComplete(),
+    });
     const socket = connectOrFail({ host: target.host, port: target.port });
     socket.setNoDelay(true);
     this.socket = socket;
