@@ -95,7 +95,7 @@ function buildParts(sources: Sources): Omit<ControlPlane, 'controller' | 'certif
   const rollouts = new RolloutRunner({ controller, counts: metrics ? countsFromMetrics(metrics) : undefined, log });
   const acme = new AcmeManager({ store: certificates, events, log, certsDir: config.certs_dir, fleet: fleet?.acmeFleet() });
   const plane = sources.plane({ controller, certificates, metrics, challenges: acme.challenges, log });
-  const hooks = webhookListener(() => controller.currentConfig.hooks, log);
+  const hooks = webhookListener(() => controller.currentConfig.hooks, log, fleet?.origin);
   const onPlane = plane.onEvent;
   for (const listener of [eventLog(log), hooks, ...(onPlane ? [onPlane] : []), ...(metrics ? [metrics.onEvent] : [])]) events.subscribe(listener);
   const defaultCerts = () => plane.defaultCerts();

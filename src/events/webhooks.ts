@@ -42,9 +42,13 @@ async function deliver(url: string, body: string, log: Logger): Promise<void> {
  * POSTs events to the configured hooks (`on_health_change`, `on_switch`), the JSON of
  * the event stream. Fire-and-forget: never awaited by a switch or the data path, and a
  * receiver that refuses, resets or hangs only costs a logged warning per attempt.
+ * In a fleet (`self` is this instance's id) every instance publishes every shared change,
+ * and only the instance it was made through (its `origin`) posts it: one delivery per
+ * change. Health events are each instance's own view and are posted by each.
  */
-export function webhookListener(hooks: () => Config['hooks'], log: Logger): (event: SwitchyardEvent) => void {
+export function webhookListener(hooks: () => Config['hooks'], log: Logger, self?: string): (event: SwitchyardEvent) => void {
   return (event) => {
+    if (self !== undefined && 'origin' in event && event.origin !== undefined && event.origin !== self) return;
     const urls = urlsFor(hooks(), event);
     if (urls.length === 0) return;
     const body = JSON.stringify(event);

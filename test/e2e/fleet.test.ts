@@ -37,19 +37,31 @@ describe.skipIf(!hasEtcd)('fleet: three switchyard processes on one etcd', () =>
   let dir: string;
   let blue: Upstream;
   let green: Upstream;
+  let hooks: Upstream;
   let a: FleetInstance;
   let b: FleetInstance;
   let c: FleetInstance;
+  /** What the fleet's on_switch webhook received, parsed. */
+  const delivered: { type: string; origin?: string; generation?: number }[] = [];
 
   beforeAll(async () => {
     etcd = await startEtcd();
     dir = mkdtempSync(join(tmpdir(), 'switchyard-fleet-'));
     blue = await startUpstream('blue');
     green = await startUpstream('green');
+    hooks = await startUpstream('', (req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        delivered.push(JSON.parse(body) as (typeof delivered)[number]);
+        res.end();
+      });
+    });
     const services = blueGreenServices(blue.address, green.address);
+    const extra = `hooks: { on_switch: "http://${hooks.address}/hook" }`;
     [a, b, c] = (await Promise.all(
       ['a', 'b', 'c'].map((id) =>
-        FleetInstance.create({ id, dir, endpoints: etcd.endpoints, prefix: PREFIX, services, state: 'wait_timeout: 1500ms', tls: true }),
+        FleetInstance.create({ id, dir, endpoints: etcd.endpoints, prefix: PREFIX, services, state: 'wait_timeout: 1500ms', tls: true, extra }),
       ),
     )) as [FleetInstance, FleetInstance, FleetInstance];
     // Started together on an empty prefix: the create-if-absent seeding must not fight.
@@ -58,7 +70,7 @@ describe.skipIf(!hasEtcd)('fleet: three switchyard processes on one etcd', () =>
 
   afterAll(async () => {
     await Promise.all([a, b, c].map((instance) => instance?.kill()));
-    await Promise.all([blue, green].map((upstream) => upstream?.close()));
+    await Promise.all([blue, green, hooks].map((upstream) => upstream?.close()));
     await etcd?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -76,6 +88,29 @@ describe.skipIf(!hasEtcd)('fleet: three switchyard processes on one etcd', () =>
       ['b', b.adminUrl],
       ['c', c.adminUrl],
     ]);
+  });
+
+  it('posts each switch to on_switch once, from the instance it was made through', async () => {
+    const generations: Record<string, number> = {};
+    for (const [instance, to] of [
+      [b, 'green'],
+      [c, 'blue'],
+      [a, 'green'],
+    ] as const) {
+      const reply = await instance.switchTo('web', to);
+      expect(reply.status).toBe(200);
+      generations[instance.id] = reply.body.generation as number;
+    }
+    // A's delivery goes out last; the others' copies from other instances would be out by then.
+    await expect.poll(() => delivered.some((e) => e.generation === generations.a)).toBe(true);
+    const wanted = new Set(Object.values(generations));
+    const seen = delivered.filter((e) => e.generation !== undefined && wanted.has(e.generation)).map((e) => `${e.origin} ${e.generation}`);
+    expect(seen.sort()).toEqual(
+      Object.entries(generations)
+        .map(([id, generation]) => `${id} ${generation}`)
+        .sort(),
+    );
+    for (const instance of [a, b]) expect((await instance.switchTo('web', 'blue')).status).toBe(200);
   });
 
   it('serves a switch made through A on B and C, and B publishes it with A as the origin', async () => {

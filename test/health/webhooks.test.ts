@@ -73,4 +73,30 @@ describe('webhookListener', () => {
     expect((JSON.parse(healthBodies[0] ?? '') as SwitchyardEvent).type).toBe('health');
     expect((JSON.parse(switchBodies[0] ?? '') as SwitchyardEvent).type).toBe('switch');
   });
+
+  it('in a fleet, posts the changes made through this instance (and its own health events), not those of others', async () => {
+    const bodies: string[] = [];
+    const url = await receiver(() => 200, bodies);
+    const listener = webhookListener(() => ({ on_health_change: [url], on_switch: [url] }), pino({ level: 'silent' }), 'a');
+    const change = (origin: string, generation: number): SwitchyardEvent => ({
+      type: 'switch',
+      time: health.time,
+      service: 'web',
+      from: { blue: 100, green: 0 },
+      to: { blue: 0, green: 100 },
+      active: 'green',
+      generation,
+      reason: 'test',
+      origin,
+    });
+    listener(change('b', 2));
+    listener(change('a', 3));
+    listener(health);
+    await waitFor(() => bodies.length >= 2);
+    // A later change of this instance's arrives after anything sent before it.
+    listener(change('a', 4));
+    await waitFor(() => bodies.some((b) => (JSON.parse(b) as { generation?: number }).generation === 4));
+    const posted = bodies.map((b) => JSON.parse(b) as SwitchyardEvent & { origin?: string; generation?: number });
+    expect(posted.map((e) => `${e.type} ${e.origin ?? '-'} ${e.generation ?? '-'}`).sort()).toEqual(['health - -', 'switch a 3', 'switch a 4']);
+  });
 });

@@ -32,6 +32,8 @@ export interface FleetInstanceOptions {
   readonly state?: string;
   /** Also listen with TLS (SNI from the certificate store). */
   readonly tls?: boolean;
+  /** Extra top-level YAML lines (e.g. `hooks: …`). */
+  readonly extra?: string;
 }
 
 /** One switchyard process of a fleet, with fixed ports so it can be killed and started again. */
@@ -76,6 +78,7 @@ export class FleetInstance {
         ...(options.state ? [options.state.replace(/^/gm, '  ')] : []),
         `certs_dir: ${instance.certsDir}`,
         'logging: { level: warn }',
+        ...(options.extra ? [options.extra] : []),
         'services:',
         options.services,
       ].join('\n'),
