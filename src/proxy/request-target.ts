@@ -18,8 +18,8 @@ function isDigit(c: number): boolean {
 
 /**
  * True when `value` is `uri-host [":" port]`: a reg-name (letters, digits, `-._~`,
- * sub-delims, %XX) or a bracketed IP literal, then optional digits. An empty value, a
- * space, `/`, `@` or `\` make it invalid (RFC 9112 §3.2: answer 400).
+ * sub-delims, %XX) or a bracketed IP literal, then an optional port of at most 65535. An
+ * empty value, a space, `/`, `@` or `\` make it invalid (RFC 9112 §3.2: answer 400).
  */
 export function isValidHost(value: string): boolean {
   const length = value.length;
@@ -49,7 +49,15 @@ export function isValidHost(value: string): boolean {
   }
   if (i === length) return true;
   if (value.charCodeAt(i) !== 58) return false;
-  for (i++; i < length; i++) if (!isDigit(value.charCodeAt(i))) return false;
+  // RFC 3986's port is any run of digits; a TCP port ends at 65535, so a larger one is
+  // only a mistake or a probe, and is refused rather than forwarded.
+  let port = 0;
+  for (i++; i < length; i++) {
+    const c = value.charCodeAt(i);
+    if (!isDigit(c)) return false;
+    port = port * 10 + (c - 48);
+    if (port > 65535) return false;
+  }
   return true;
 }
 

@@ -189,6 +189,7 @@ describe('Host validation (RFC 9112 §3.2)', () => {
     ['an empty value', ''],
     ['userinfo', 'user@a'],
     ['a non-numeric port', 'a:b'],
+    ['a port past 65535', 'a:99999'],
     ['a backslash', 'a\\b'],
   ])('answers 400 to a Host with %s, forwarding nothing', async (_name, host) => {
     const { answer, forwarded } = await exchange(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
