@@ -38,6 +38,20 @@ const health: SwitchyardEvent = {
   error: 'status 503',
 };
 
+/** A switch to green, as the event stream publishes it. */
+function switchTo(generation: number): SwitchyardEvent {
+  return {
+    type: 'switch',
+    time: health.time,
+    service: 'web',
+    from: { blue: 100, green: 0 },
+    to: { blue: 0, green: 100 },
+    active: 'green',
+    generation,
+    reason: 'test',
+  };
+}
+
 describe('webhookListener', () => {
   it('retries a refused delivery and POSTs the event JSON', async () => {
     const bodies: string[] = [];
@@ -56,16 +70,7 @@ describe('webhookListener', () => {
     const listener = webhookListener(() => ({ on_health_change: [healthUrl], on_switch: [switchUrl] }), pino({ level: 'silent' }));
     const started = Date.now();
     listener(health);
-    listener({
-      type: 'switch',
-      time: health.time,
-      service: 'web',
-      from: { blue: 100, green: 0 },
-      to: { blue: 0, green: 100 },
-      active: 'green',
-      generation: 2,
-      reason: 'test',
-    });
+    listener(switchTo(2));
     // A blocking send would wait for an answer that cannot come (the receivers run on this
     // event loop) until its timeout; 1 s is far above two plain calls, even on a loaded box.
     expect(Date.now() - started).toBeLessThan(1000);
@@ -78,17 +83,7 @@ describe('webhookListener', () => {
     const bodies: string[] = [];
     const url = await receiver(() => 200, bodies);
     const listener = webhookListener(() => ({ on_health_change: [url], on_switch: [url] }), pino({ level: 'silent' }), 'a');
-    const change = (origin: string, generation: number): SwitchyardEvent => ({
-      type: 'switch',
-      time: health.time,
-      service: 'web',
-      from: { blue: 100, green: 0 },
-      to: { blue: 0, green: 100 },
-      active: 'green',
-      generation,
-      reason: 'test',
-      origin,
-    });
+    const change = (origin: string, generation: number): SwitchyardEvent => ({ ...switchTo(generation), origin });
     listener(change('b', 2));
     listener(change('a', 3));
     listener(health);
