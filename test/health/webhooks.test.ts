@@ -39,7 +39,7 @@ const health: SwitchyardEvent = {
 };
 
 /** A switch to green, as the event stream publishes it. */
-function switchTo(generation: number): SwitchyardEvent {
+function switchTo(generation: number): Extract<SwitchyardEvent, { type: 'switch' }> {
   return {
     type: 'switch',
     time: health.time,
