@@ -39,7 +39,7 @@ const health: SwitchyardEvent = {
 };
 
 /** A switch to green, as the event stream publishes it. */
-function switchTo(generation: number): Extract<SwitchyardEvent, { type: 'switch' }> {
+function switchTo(generation: number): Extract<SwitchyardEvent, { type: 'switch' | 'weights' | 'rollback' }> {
   return {
     type: 'switch',
     time: health.time,
