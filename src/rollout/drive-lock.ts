@@ -50,12 +50,12 @@ export class DriveLock {
     return false;
   }
 
-  /** One try now, awaited (the instance that starts a rollout takes its lock before writing it). */
+  /** One try now, awaited, with no kick (the instance that starts a rollout takes its lock before writing it; a pass now would see no rollout and let go). */
   async takeFirst(): Promise<void> {
     if (this.locks === undefined || this.held !== undefined || this.taking || this.stopped) return;
     clearTimeout(this.retry);
     this.retry = undefined;
-    await this.attempt(this.locks);
+    await this.attempt(this.locks, false);
   }
 
   /** Gives the lock up and stops trying (the rollout completed or aborted). */
@@ -73,7 +73,8 @@ export class DriveLock {
     this.release();
   }
 
-  private async attempt(locks: RolloutLocks): Promise<void> {
+  /** Tries for the lock; taken, kicks (unless `kick` is false), else kicks again after LOCK_RETRY_MS. */
+  private async attempt(locks: RolloutLocks, kick = true): Promise<void> {
     this.taking = true;
     let lock: HeldLease | undefined;
     try {
@@ -102,7 +103,7 @@ export class DriveLock {
       },
       { once: true },
     );
-    this.hooks.kick();
+    if (kick) this.hooks.kick();
   }
 
   /** Kicks after LOCK_RETRY_MS, when the pass tries again if the rollout still needs driving. */

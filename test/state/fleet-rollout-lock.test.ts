@@ -1,0 +1,100 @@
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Switchyard } from '../../src/app.js';
+import { validateConfig } from '../../src/config/load.js';
+import type { SwitchyardEvent } from '../../src/events/bus.js';
+import { EtcdClient } from '../../src/state/etcd/client.js';
+import { LeaseLocks } from '../../src/state/etcd/lease-lock.js';
+import { adminCall } from '../helpers/admin-call.js';
+import { track } from '../helpers/cleanup.js';
+import { b64, type EtcdCluster, etcdAvailable, gateway, startEtcd } from '../helpers/etcd.js';
+import { tempDir } from '../helpers/switchyard.js';
+import { startUpstream } from '../helpers/upstream.js';
+
+const hasEtcd = etcdAvailable(import.meta.filename);
+const silent = pino({ level: 'silent' });
+
+/** The JSON value of `key` in etcd, or undefined when it is absent. */
+async function stored(etcd: EtcdCluster, key: string): Promise<Record<string, unknown> | undefined> {
+  const answer = (await gateway(etcd.first.clientUrl, '/kv/range', { key: b64(key) })) as { kvs?: { value: string }[] };
+  const value = answer.kvs?.[0]?.value;
+  return value === undefined ? undefined : (JSON.parse(Buffer.from(value, 'base64').toString()) as Record<string, unknown>);
+}
+
+/** The lease lock shared by ACME and rollouts, and the rollout driver holding it (the kill -9 takeover: test/e2e/fleet-rollout-takeover.test.ts). */
+describe.skipIf(!hasEtcd)('rollout lock on etcd', () => {
+  let etcd: EtcdCluster;
+  const clients: EtcdClient[] = [];
+
+  beforeAll(async () => {
+    etcd = await startEtcd();
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await etcd?.destroy();
+  });
+
+  function locks(dir: string, owner: string): LeaseLocks {
+    const client = new EtcdClient({ endpoints: etcd.endpoints });
+    clients.push(client);
+    return new LeaseLocks(client, dir, owner, silent, 'test lock');
+  }
+
+  describe('LeaseLocks', () => {
+    it('gives a name to one holder at a time, per directory; the key names its owner; release frees it', async () => {
+      const [a, b] = [locks('/locks-test/rollout/', 'a'), locks('/locks-test/rollout/', 'b')];
+      const held = await a.take('web/api');
+      expect(held?.signal.aborted).toBe(false);
+      expect(await b.take('web/api')).toBeUndefined();
+      // "/" in a name stays inside one key segment.
+      expect(await stored(etcd, '/locks-test/rollout/web%2Fapi')).toMatchObject({ owner: 'a' });
+      // The same name in another directory is another lock.
+      const elsewhere = await locks('/locks-test/acme/', 'b').take('web/api');
+      expect(elsewhere).toBeDefined();
+      await held?.release();
+      expect(await stored(etcd, '/locks-test/rollout/web%2Fapi')).toBeUndefined();
+      const next = await b.take('web/api');
+      expect(next).toBeDefined();
+      await Promise.all([next?.release(), elsewhere?.release()]);
+    });
+  });
+
+  describe('RolloutRunner in a fleet', () => {
+    async function instance(id: string, services: unknown[]): Promise<Switchyard> {
+      const dir = tempDir();
+      const document = {
+        listeners: [{ name: 'http', port: 0, address: '127.0.0.1' }],
+        admin: { listen: '127.0.0.1:0' },
+        state: { store: 'etcd', endpoints: etcd.endpoints, prefix: '/rollout-lock/', path: join(dir, 'state.json'), instance_id: id },
+        certs_dir: join(dir, 'certs'),
+        logging: { level: 'silent' },
+        services,
+      };
+      return track(await Switchyard.start(validateConfig(document), silent));
+    }
+
+    it('an operator action through an instance that does not drive reaches the one that does; the lock goes with the end', async () => {
+      const blue = await startUpstream('blue');
+      const green = await startUpstream('green');
+      const services = [{ name: 'web', stacks: { blue: { targets: [blue.address] }, green: { targets: [green.address] } } }];
+      const a = await instance('a', services);
+      const b = await instance('b', services);
+      const onB: SwitchyardEvent[] = [];
+      b.controller.events.subscribe((e) => onB.push(e));
+
+      await adminCall(a, 'POST', '/v1/services/web/rollouts', { to: 'green', steps: [{ weight: 20 }, { pause: {} }, { weight: 100 }] });
+      await expect.poll(async () => (await adminCall(b, 'GET', '/v1/services/web/rollout')).body.state).toBe('paused');
+      expect(await stored(etcd, '/rollout-lock/locks/rollout/web')).toMatchObject({ owner: 'a' });
+
+      const promoted = await adminCall(b, 'POST', '/v1/services/web/rollout/promote', {});
+      expect(promoted.status).toBe(200);
+      await expect.poll(async () => (await adminCall(b, 'GET', '/v1/services/web/rollout')).body.state).toBe('completed');
+      // A took the last step: B published only the promote it was asked for.
+      expect(onB.find((e) => e.type === 'weights' && e.reason === 'rollout step 3/3: weight 100')).toMatchObject({ origin: 'a' });
+      expect(onB.filter((e) => e.type === 'rollout').map((e) => (e.type === 'rollout' ? e.action : ''))).toEqual(['promoted']);
+      await expect.poll(() => stored(etcd, '/rollout-lock/locks/rollout/web')).toBeUndefined();
+      expect(a.controller.service('web').weights).toEqual([0, 100]);
+    });
+  });
+});
