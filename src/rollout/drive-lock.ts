@@ -35,6 +35,8 @@ export class DriveLock {
   private taking = false;
   private retry: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** A try failed on an error (etcd unreachable): logged once until one succeeds. */
+  private failing = false;
 
   constructor(
     private readonly service: string,
@@ -79,8 +81,10 @@ export class DriveLock {
     let lock: HeldLease | undefined;
     try {
       lock = await locks.take(this.service);
+      this.failing = false;
     } catch (err) {
-      this.log.warn({ service: this.service, err: messageOf(err) }, 'rollout lock not taken; trying again');
+      if (!this.failing) this.log.warn({ service: this.service, err: messageOf(err) }, 'rollout lock not taken; trying again every 5 s');
+      this.failing = true;
     } finally {
       this.taking = false;
     }
