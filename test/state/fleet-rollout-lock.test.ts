@@ -1,15 +1,11 @@
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Switchyard } from '../../src/app.js';
-import { validateConfig } from '../../src/config/load.js';
 import type { SwitchyardEvent } from '../../src/events/bus.js';
 import { EtcdClient } from '../../src/state/etcd/client.js';
 import { LeaseLocks } from '../../src/state/etcd/lease-lock.js';
 import { adminCall } from '../helpers/admin-call.js';
-import { track } from '../helpers/cleanup.js';
 import { b64, type EtcdCluster, etcdAvailable, gateway, startEtcd } from '../helpers/etcd.js';
-import { tempDir } from '../helpers/switchyard.js';
+import { fleetSwitchyard } from '../helpers/fleet-in-process.js';
 import { startUpstream } from '../helpers/upstream.js';
 
 const hasEtcd = etcdAvailable(import.meta.filename);
@@ -61,18 +57,7 @@ describe.skipIf(!hasEtcd)('rollout lock on etcd', () => {
   });
 
   describe('RolloutRunner in a fleet', () => {
-    async function instance(id: string, services: unknown[]): Promise<Switchyard> {
-      const dir = tempDir();
-      const document = {
-        listeners: [{ name: 'http', port: 0, address: '127.0.0.1' }],
-        admin: { listen: '127.0.0.1:0' },
-        state: { store: 'etcd', endpoints: etcd.endpoints, prefix: '/rollout-lock/', path: join(dir, 'state.json'), instance_id: id },
-        certs_dir: join(dir, 'certs'),
-        logging: { level: 'silent' },
-        services,
-      };
-      return track(await Switchyard.start(validateConfig(document), silent));
-    }
+    const instance = (id: string, services: unknown[]) => fleetSwitchyard(etcd.endpoints, '/rollout-lock/', id, services);
 
     it('an operator action through an instance that does not drive reaches the one that does; the lock goes with the end', async () => {
       const blue = await startUpstream('blue');
