@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SwitchyardEvent } from '../../src/events/bus.js';
+import { DriveLock } from '../../src/rollout/drive-lock.js';
 import { EtcdClient } from '../../src/state/etcd/client.js';
 import { LeaseLocks } from '../../src/state/etcd/lease-lock.js';
 import { adminCall } from '../helpers/admin-call.js';
@@ -31,10 +32,10 @@ describe.skipIf(!hasEtcd)('rollout lock on etcd', () => {
     await etcd?.destroy();
   });
 
-  function locks(dir: string, owner: string): LeaseLocks {
+  function locks(dir: string, owner: string, ttl?: number): LeaseLocks {
     const client = new EtcdClient({ endpoints: etcd.endpoints });
     clients.push(client);
-    return new LeaseLocks(client, dir, owner, silent, 'test lock');
+    return new LeaseLocks(client, dir, owner, silent, 'test lock', ttl);
   }
 
   describe('LeaseLocks', () => {
@@ -53,6 +54,34 @@ describe.skipIf(!hasEtcd)('rollout lock on etcd', () => {
       const next = await b.take('web/api');
       expect(next).toBeDefined();
       await Promise.all([next?.release(), elsewhere?.release()]);
+    });
+  });
+
+  describe('DriveLock', () => {
+    it('lets an instance drive only while it holds the lock: lost, it stops and another instance takes the lock', async () => {
+      const counts = { aKicks: 0, aLost: 0, dKicks: 0 };
+      const hooks = (kick: 'aKicks' | 'dKicks', lost: 'aLost' | undefined) => ({ kick: () => counts[kick]++, lost: () => lost && counts[lost]++ });
+      const a = new DriveLock('web', locks('/drive-test/', 'a', 1), silent, hooks('aKicks', 'aLost'));
+      await a.takeFirst();
+      expect([a.claim(), counts.aKicks]).toEqual([true, 0]);
+      expect(await locks('/drive-test/', 'c', 1).take('web')).toBeUndefined();
+
+      // The lease goes (as when etcd expires it): A hears of it at its next renewal and may not drive.
+      const range = (await gateway(etcd.first.clientUrl, '/kv/range', { key: b64('/drive-test/web') })) as { kvs?: { lease?: string }[] };
+      await gateway(etcd.first.clientUrl, '/lease/revoke', { ID: range.kvs?.[0]?.lease });
+      await expect.poll(() => counts.aLost).toBe(1);
+      expect(a.claim()).toBe(false);
+      const d = new DriveLock('web', locks('/drive-test/', 'd', 1), silent, hooks('dKicks', undefined));
+      expect(d.claim()).toBe(false);
+      await expect.poll(() => counts.dKicks).toBe(1);
+      expect(d.claim()).toBe(true);
+      expect(await stored(etcd, '/drive-test/web')).toMatchObject({ owner: 'd' });
+      for (const lock of [a, d]) lock.stop();
+      await expect.poll(() => stored(etcd, '/drive-test/web')).toBeUndefined();
+    });
+
+    it('always lets an instance without a fleet drive', () => {
+      expect(new DriveLock('web', undefined, silent, { kick: () => {}, lost: () => {} }).claim()).toBe(true);
     });
   });
 
