@@ -92,7 +92,9 @@ function buildParts(sources: Sources): Omit<ControlPlane, 'controller' | 'certif
       })
     : undefined;
   const health = new HealthChecker(controller);
-  const rollouts = new RolloutRunner({ controller, counts: metrics ? countsFromMetrics(metrics) : undefined, log });
+  const counts = metrics ? countsFromMetrics(metrics) : undefined;
+  // In a fleet one instance drives each rollout: the holder of `<prefix>locks/rollout/<service>`.
+  const rollouts = new RolloutRunner({ controller, counts, log, locks: fleet?.leaseLocks('rollout', 'rollout lock') });
   const acme = new AcmeManager({ store: certificates, events, log, certsDir: config.certs_dir, fleet: fleet?.acmeFleet() });
   const plane = sources.plane({ controller, certificates, metrics, challenges: acme.challenges, log });
   const hooks = webhookListener(() => controller.currentConfig.hooks, log, fleet?.origin);

@@ -2,11 +2,12 @@ import type { Logger } from 'pino';
 import { messageOf, SwitchyardError } from '../errors.js';
 import type { RolloutAction } from '../events/bus.js';
 import type { ServiceRoute } from '../routing/service-route.js';
-import type { GateName, RolloutRecord } from '../routing/service-state.js';
+import { type GateName, type RolloutRecord, rolloutInProgress } from '../routing/service-state.js';
 import type { RolloutWrite, StateController } from '../state/controller.js';
 import { intervalBase, measureInterval } from './analysis.js';
 import type { Baseline, CountsSource } from './analysis-builtin.js';
 import { StaleRollout, writeIfCurrent } from './conditional-write.js';
+import { DriveLock, type RolloutLocks } from './drive-lock.js';
 import { askGate, pendingGate } from './gates.js';
 import type { Measurement } from './measurement.js';
 import { PassLoop } from './pass-loop.js';
@@ -20,6 +21,8 @@ export interface DriverDeps {
   /** Response counts for builtin analysis; undefined when metrics are disabled (switchyard keeps none then). */
   readonly counts: CountsSource | undefined;
   readonly log: Logger;
+  /** In a fleet, the lock whose holder alone drives a service's rollout; undefined: this instance drives every one. */
+  readonly locks?: RolloutLocks | undefined;
 }
 
 /** A wait within the current step: an analysis interval, or the time until a gate or a refused weight step is tried again. */
@@ -39,7 +42,7 @@ interface Window {
  * between wins and the driver simply reads again. Never throws: an error is logged and
  * retried after an interval. When it looks (one pass at a time, kicked or after a wait) is
  * pass-loop.ts; what an analysis interval measures, analysis.ts; the conditional write,
- * conditional-write.ts.
+ * conditional-write.ts. In a fleet only the holder of the service's lock drives (drive-lock.ts).
  */
 export class RolloutDriver {
   readonly service: string;
@@ -51,10 +54,13 @@ export class RolloutDriver {
   /** Aborted by interrupt(): calls in flight (Prometheus, gates) end and their answers are dropped. */
   private calls = new AbortController();
   private window: Window | undefined;
+  /** Whether this instance may drive (in a fleet: while it holds the service's lock). */
+  readonly lock: DriveLock;
 
   constructor(service: string, deps: DriverDeps) {
     this.service = service;
     this.deps = deps;
+    this.lock = new DriveLock(service, deps.locks, deps.log, { kick: () => this.kick(), lost: () => this.interrupt() });
   }
 
   /** Looks at the stored record and does what it asks for next. */
@@ -79,6 +85,7 @@ export class RolloutDriver {
   stop(): void {
     this.loop.halt();
     this.interrupt();
+    this.lock.stop();
   }
 
   /** A pass threw: a stale record is read again at once; anything else is logged and tried again after an interval. */
@@ -105,8 +112,9 @@ export class RolloutDriver {
       return;
     }
     const record = route.state.rollout;
+    if (!rolloutInProgress(record)) this.lock.release();
     const step = record?.steps[record.step];
-    if (record === undefined || record.state !== 'running' || step === undefined) {
+    if (record === undefined || record.state !== 'running' || step === undefined || !this.lock.claim()) {
       this.window = undefined;
       return;
     }

@@ -29,15 +29,20 @@ export class RolloutRunner {
   private readonly deps: DriverDeps;
   private readonly drivers = new Map<string, RolloutDriver>();
   private readonly unsubscribe: () => void;
+  private readonly unfollow: () => void;
+  private started = false;
   private stopped = false;
 
   constructor(deps: DriverDeps) {
     this.deps = deps;
     this.unsubscribe = deps.controller.events.subscribe(this.onEvent);
+    // In a fleet, records written elsewhere: the holder goes on from them, the others try for the lock.
+    this.unfollow = deps.locks === undefined ? () => {} : deps.controller.onRemoteChange(this.onRemote);
   }
 
-  /** Picks up every stored rollout that was running (after a restart, or kill -9). */
+  /** Picks up every stored rollout that was running (after a restart, or kill -9; in a fleet, by whichever instance gets its lock). */
   start(): void {
+    this.started = true;
     for (const route of this.deps.controller.snapshot.services.values()) {
       if (route.state.rollout?.state === 'running') this.driver(route.name).kick();
     }
@@ -47,6 +52,7 @@ export class RolloutRunner {
   stop(): void {
     this.stopped = true;
     this.unsubscribe();
+    this.unfollow();
     for (const driver of this.drivers.values()) driver.stop();
     this.drivers.clear();
   }
@@ -63,15 +69,24 @@ export class RolloutRunner {
   async begin(service: string, request: RolloutRequest): Promise<RolloutView> {
     const route = this.deps.controller.service(service);
     const steps = request.steps === undefined ? completeSteps(route.config.rollout?.steps ?? DEFAULT_STEPS) : checkSteps(request.steps);
-    const updated = await this.deps.controller.recordRollout(service, (now) => {
-      const current = now.state.rollout;
-      if (rolloutInProgress(current))
-        throw new SwitchyardError('ROLLOUT_IN_PROGRESS', `service "${service}" already has a rollout to "${current.to}" in progress`);
-      this.check(now, request.to, steps);
-      return { rollout: newRollout(now.active.name, request.to, steps, new Date().toISOString()) };
-    });
-    this.publish('started', updated);
-    this.driver(service).kick();
+    const driver = this.driver(service);
+    // In a fleet the lock comes first, so the instance that starts a rollout drives it.
+    await driver.lock.takeFirst();
+    try {
+      const updated = await this.deps.controller.recordRollout(service, (now) => {
+        const current = now.state.rollout;
+        if (rolloutInProgress(current))
+          throw new SwitchyardError('ROLLOUT_IN_PROGRESS', `service "${service}" already has a rollout to "${current.to}" in progress`);
+        this.check(now, request.to, steps);
+        return { rollout: newRollout(now.active.name, request.to, steps, new Date().toISOString()) };
+      });
+      this.publish('started', updated);
+    } catch (err) {
+      // The pass gives back a lock taken for nothing.
+      if (this.deps.locks !== undefined) driver.kick();
+      throw err;
+    }
+    driver.kick();
     return this.get(service);
   }
 
@@ -202,6 +217,12 @@ export class RolloutRunner {
     }
     return driver;
   }
+
+  /** A service changed on another instance: its driver looks at the record (takes over, goes on, or lets go). */
+  private readonly onRemote = (service: string): void => {
+    if (!this.started || this.stopped) return;
+    if (rolloutInProgress(this.deps.controller.snapshot.services.get(service)?.state.rollout) || this.drivers.has(service)) this.driver(service).kick();
+  };
 
   /**
    * A forced switch, weights change or rollback aborts a rollout inside the controller

@@ -53,6 +53,7 @@ export class StateController {
   private readonly log: Logger;
   private readonly queue = new SerialQueue();
   private applier: SnapshotApplier | undefined;
+  private readonly remoteListeners = new Set<(service: string) => void>();
 
   private constructor(
     config: Config,
@@ -93,6 +94,12 @@ export class StateController {
   /** Installs the step each new snapshot of a mutation or reload is awaited through before it answers. */
   applyWith(applier: SnapshotApplier): void {
     this.applier = applier;
+  }
+
+  /** Calls `listener` with each service another fleet instance changed, once that is live here (rollout drivers follow records written elsewhere); returns the unsubscribe. */
+  onRemoteChange(listener: (service: string) => void): () => void {
+    this.remoteListeners.add(listener);
+    return () => this.remoteListeners.delete(listener);
   }
 
   /** The current config. */
@@ -188,6 +195,7 @@ export class StateController {
     await this.applier?.(this.routing.snapshot);
     for (const { name, stored } of merged.changed) {
       for (const event of remoteEvents(before.services.get(name), this.service(name), stored)) this.events.publish(event);
+      for (const listener of this.remoteListeners) listener(name);
     }
   }
 

@@ -1,13 +1,8 @@
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Switchyard } from '../../src/app.js';
-import { validateConfig } from '../../src/config/load.js';
 import { adminCall } from '../helpers/admin-call.js';
-import { track } from '../helpers/cleanup.js';
 import { type EtcdCluster, etcdAvailable, startEtcd } from '../helpers/etcd.js';
+import { fleetSwitchyard } from '../helpers/fleet-in-process.js';
 import { get } from '../helpers/http.js';
-import { tempDir } from '../helpers/switchyard.js';
 import { rolloutEvent } from '../helpers/traffic.js';
 import { startUpstream } from '../helpers/upstream.js';
 
@@ -24,18 +19,7 @@ describe.skipIf(!hasEtcd)('rollouts and overrides on etcd', () => {
     await etcd?.destroy();
   });
 
-  async function instance(id: string, services: unknown[]): Promise<Switchyard> {
-    const dir = tempDir();
-    const document = {
-      listeners: [{ name: 'http', port: 0, address: '127.0.0.1' }],
-      admin: { listen: '127.0.0.1:0' },
-      state: { store: 'etcd', endpoints: etcd.endpoints, prefix: '/rollout/', path: join(dir, 'state.json'), instance_id: id },
-      certs_dir: join(dir, 'certs'),
-      logging: { level: 'silent' },
-      services,
-    };
-    return track(await Switchyard.start(validateConfig(document), pino({ level: 'silent' })));
-  }
+  const instance = (id: string, services: unknown[]) => fleetSwitchyard(etcd.endpoints, '/rollout/', id, services);
 
   it('shows a rollout started on one instance on the other, which refuses manual changes meanwhile; overrides and the abort travel too', async () => {
     const blue = await startUpstream('blue');

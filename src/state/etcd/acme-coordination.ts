@@ -1,33 +1,25 @@
 import type { Logger } from 'pino';
 import type { AcmeFleet, AcmeLock, SharedCertificate, SharedChallenge } from '../../acme/fleet.js';
-import { type EtcdClient, EtcdError } from './client.js';
-import { decode, encode, type KeyLayout, parseCert, type RangeAnswer, rangeEnd, type TxnAnswer } from './records.js';
+import type { EtcdClient } from './client.js';
+import { LeaseLocks, LOCK_TTL_SECONDS, revokeLease } from './lease-lock.js';
+import { decode, encode, escapeName, type KeyLayout, parseCert, type RangeAnswer, rangeEnd } from './records.js';
 import { PrefixWatch } from './watch.js';
 
 /** Lease TTL of an order lock (seconds): a crashed orderer's lock frees itself after this. */
-export const ACME_LOCK_TTL_SECONDS = 10;
+export const ACME_LOCK_TTL_SECONDS = LOCK_TTL_SECONDS;
 /** Lease TTL of a challenge token (seconds): longer than any order, gone if the orderer dies. */
 const CHALLENGE_TTL_SECONDS = 600;
 /** Longest wait for this instance's watch to deliver its own token (a stalled watch must not hold an order and its lock for ever). */
 const DELIVERY_WAIT_MS = 5_000;
 
-interface KeepAliveAnswer {
-  result?: { TTL?: string };
-}
-
-function escapeName(name: string): string {
-  return name.replaceAll('%', '%25').replaceAll('/', '%2F');
-}
-
 /**
- * ACME across a fleet sharing etcd (SPEC §12): the order lock of a certificate is
- * `<prefix>locks/acme/<name>`, created only when absent (a txn on create_revision 0) and
- * attached to a lease kept alive every TTL/3 while the order runs; a lease that cannot be
- * renewed aborts the order. http-01 tokens are `<prefix>acme/challenges/<token>` with a
+ * ACME across a fleet sharing etcd (SPEC §12): the order lock of a certificate is the
+ * lease lock `<prefix>locks/acme/<name>` (lease-lock.ts), held while the order runs; a
+ * lease that cannot be renewed aborts the order. http-01 tokens are `<prefix>acme/challenges/<token>` with a
  * lease of their own, watched by every instance.
  */
 export class EtcdAcmeCoordinator implements AcmeFleet {
-  private readonly locks: string;
+  private readonly locks: LeaseLocks;
   private readonly challenges: string;
   private watch: PrefixWatch | undefined;
   /** Tokens this instance published, waiting for its watch to deliver them. */
@@ -41,69 +33,15 @@ export class EtcdAcmeCoordinator implements AcmeFleet {
     private readonly layout: KeyLayout,
     private readonly instanceId: string,
     private readonly log: Logger,
-    private readonly lockTtl = ACME_LOCK_TTL_SECONDS,
+    lockTtl = ACME_LOCK_TTL_SECONDS,
   ) {
-    this.locks = `${layout.prefix}locks/acme/`;
+    this.locks = new LeaseLocks(client, `${layout.prefix}locks/acme/`, instanceId, log, 'ACME order lock', lockTtl);
     this.challenges = `${layout.prefix}acme/challenges/`;
   }
 
   /** Takes the order lock of `name`, or undefined when another instance holds it. */
-  async lock(name: string): Promise<AcmeLock | undefined> {
-    const granted = await this.client.call<{ ID?: string }>('/v3/lease/grant', { TTL: this.lockTtl });
-    const lease = granted.ID;
-    if (!lease) throw new Error('etcd granted no lease id');
-    const key = encode(`${this.locks}${escapeName(name)}`);
-    const value = encode(JSON.stringify({ owner: this.instanceId, time: new Date().toISOString() }));
-    let answer: TxnAnswer;
-    try {
-      answer = await this.client.call<TxnAnswer>(
-        '/v3/kv/txn',
-        {
-          compare: [{ key, target: 'CREATE', result: 'EQUAL', create_revision: '0' }],
-          success: [{ request_put: { key, value, lease } }],
-          failure: [],
-        },
-        'once',
-      );
-    } catch (err) {
-      await this.revoke(lease);
-      throw err;
-    }
-    if (!answer.succeeded) {
-      await this.revoke(lease);
-      return undefined;
-    }
-    const controller = new AbortController();
-    let lastRenewed = Date.now();
-    const lose = (reason: string) => {
-      if (controller.signal.aborted) return;
-      clearInterval(timer);
-      this.log.error({ certificate: name, lease, reason }, 'ACME order lock lost');
-      controller.abort(new Error(`the ACME order lock of "${name}" was lost (${reason})`));
-    };
-    const timer = setInterval(
-      () => {
-        this.client.call<KeepAliveAnswer>('/v3/lease/keepalive', { ID: lease }).then(
-          (kept) => {
-            if (Number(kept.result?.TTL ?? 0) <= 0) lose('its lease expired');
-            else lastRenewed = Date.now();
-          },
-          (err: unknown) => {
-            if (Date.now() - lastRenewed >= this.lockTtl * 1000) lose(`etcd did not renew its lease: ${(err as Error).message}`);
-          },
-        );
-      },
-      (this.lockTtl * 1000) / 3,
-    );
-    timer.unref();
-    return {
-      signal: controller.signal,
-      release: async () => {
-        clearInterval(timer);
-        // Revoking the lease deletes the key with it.
-        await this.revoke(lease);
-      },
-    };
+  lock(name: string): Promise<AcmeLock | undefined> {
+    return this.locks.take(name);
   }
 
   /**
@@ -194,14 +132,8 @@ export class EtcdAcmeCoordinator implements AcmeFleet {
     return `${this.challenges}${escapeName(token)}`;
   }
 
-  private async revoke(lease: string): Promise<void> {
-    try {
-      await this.client.call('/v3/lease/revoke', { ID: lease });
-    } catch (err) {
-      // NOT_FOUND: it expired already. Otherwise the lease expires on its own within the TTL.
-      if (!(err instanceof EtcdError && err.grpcCode === 5))
-        this.log.warn({ lease, err: (err as Error).message }, 'ACME lease not revoked; it expires on its own');
-    }
+  private revoke(lease: string): Promise<void> {
+    return revokeLease(this.client, lease, this.log);
   }
 }
 

@@ -6,6 +6,7 @@ import { type StateStore, type StoreCommit, StoreConflict, type VersionedState }
 import { EtcdAcmeCoordinator } from './acme-coordination.js';
 import { applyChange, type FleetSinks, installCerts } from './fleet-apply.js';
 import { FleetView, versioned } from './fleet-view.js';
+import { LeaseLocks } from './lease-lock.js';
 import type { FleetMember, StoredCert } from './records.js';
 import type { EtcdStateStore, StoreWatchHandle } from './store.js';
 import type { StoreChange, StoreSnapshot } from './store-watch.js';
@@ -185,6 +186,11 @@ export class FleetStateStore implements StateStore, CertificateReplica {
   acmeFleet(): EtcdAcmeCoordinator {
     this.acme ??= new EtcdAcmeCoordinator(this.etcd.etcdClient, this.etcd.layout, this.origin, this.log);
     return this.acme;
+  }
+
+  /** Lease locks under `<prefix>locks/<kind>/` taken as this instance (a rollout's driver holds `locks/rollout/<service>`). */
+  leaseLocks(kind: string, what: string): LeaseLocks {
+    return new LeaseLocks(this.etcd.etcdClient, `${this.etcd.layout.prefix}locks/${kind}/`, this.origin, this.log, what);
   }
 
   /** Stops following, leaves the fleet (revokes the member lease) and closes the connections. */

@@ -176,7 +176,8 @@ export class KeyLayout {
   }
 }
 
-function escapeName(name: string): string {
+/** A name as one key segment: "/" and "%" percent-encoded. */
+export function escapeName(name: string): string {
   return name.replaceAll('%', '%25').replaceAll('/', '%2F');
 }
 
