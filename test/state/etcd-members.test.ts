@@ -1,39 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SwitchyardError } from '../../src/errors.js';
+import { describe, expect, it } from 'vitest';
 import { FleetLaggingError } from '../../src/state/etcd/fleet-wait.js';
 import type { StoreChange } from '../../src/state/etcd/store-watch.js';
-import { EtcdStateStore, type EtcdStateStoreOptions } from '../../src/state/etcd/store.js';
-import { type EtcdCluster, etcdAvailable, gateway, startEtcd } from '../helpers/etcd.js';
+import type { EtcdStateStore } from '../../src/state/etcd/store.js';
+import { etcdAvailable, gateway } from '../helpers/etcd.js';
+import { storeUnavailable, useEtcdStores } from '../helpers/etcd-stores.js';
 
 const hasEtcd = etcdAvailable(import.meta.filename);
 
 describe.skipIf(!hasEtcd)('EtcdStateStore fleet members', () => {
-  let etcd: EtcdCluster;
-  const stores: EtcdStateStore[] = [];
-  let prefixCount = 0;
-  let prefix = '';
-
-  beforeAll(async () => {
-    etcd = await startEtcd();
-  });
-  afterAll(async () => {
-    await etcd?.destroy();
-  });
-  afterEach(async () => {
-    await Promise.all(stores.splice(0).map((s) => s.close()));
-    if (!etcd.first.running) etcd.first.restart();
-    await etcd.first.waitHealthy();
-  });
-
-  function store(id: string, extra: Partial<EtcdStateStoreOptions> = {}): EtcdStateStore {
-    const created = new EtcdStateStore({ endpoints: etcd.endpoints, prefix, instanceId: id, timeout: 1000, ...extra });
-    stores.push(created);
-    return created;
-  }
-
-  function freshPrefix(): void {
-    prefix = `/m${++prefixCount}/`;
-  }
+  const fleet = useEtcdStores((n) => `/m${n}/`, { timeout: 1000 });
+  const { store, freshPrefix } = fleet;
 
   const ids = async (s: EtcdStateStore) => (await s.members()).map((m) => m.id).sort();
 
@@ -81,10 +57,10 @@ describe.skipIf(!hasEtcd)('EtcdStateStore fleet members', () => {
     const observer = store('observer');
     await a.register('a:1');
     await a.publishGeneration(9);
-    const lease = (await gateway(etcd.first.clientUrl, '/kv/range', { key: Buffer.from(`${prefix}members/a`).toString('base64') })) as {
+    const lease = (await gateway(fleet.etcd.first.clientUrl, '/kv/range', { key: Buffer.from(`${fleet.prefix}members/a`).toString('base64') })) as {
       kvs?: { lease?: string }[];
     };
-    await gateway(etcd.first.clientUrl, '/lease/revoke', { ID: lease.kvs?.[0]?.lease });
+    await gateway(fleet.etcd.first.clientUrl, '/lease/revoke', { ID: lease.kvs?.[0]?.lease });
     expect(await ids(observer)).toEqual([]);
     // The heartbeat (every TTL/3) finds the lease gone and registers with a new one.
     await expect.poll(() => observer.members(), { timeout: 5000, interval: 100 }).toMatchObject([{ id: 'a', generation: 9 }]);
@@ -92,13 +68,11 @@ describe.skipIf(!hasEtcd)('EtcdStateStore fleet members', () => {
 
   it('fails to register with STORE_UNAVAILABLE while etcd is down, and registers once it is back', async () => {
     freshPrefix();
-    await etcd.first.kill();
+    await fleet.etcd.first.kill();
     const a = store('a', { memberTtl: 3 });
-    const error = await a.register('a:1').catch((err: unknown) => err);
-    expect(error).toBeInstanceOf(SwitchyardError);
-    expect((error as SwitchyardError).code).toBe('STORE_UNAVAILABLE');
-    etcd.first.restart();
-    await etcd.first.waitHealthy();
+    await storeUnavailable(a.register('a:1'));
+    fleet.etcd.first.restart();
+    await fleet.etcd.first.waitHealthy();
     const observer = store('observer');
     await expect.poll(() => ids(observer), { timeout: 5000, interval: 100 }).toEqual(['a']);
   });

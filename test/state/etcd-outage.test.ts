@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SwitchyardError } from '../../src/errors.js';
+import { describe, expect, it } from 'vitest';
 import type { StoreChange } from '../../src/state/etcd/store-watch.js';
-import { EtcdStateStore, type EtcdStateStoreOptions } from '../../src/state/etcd/store.js';
+import type { EtcdStateStore, EtcdStateStoreOptions } from '../../src/state/etcd/store.js';
 import type { ServiceState } from '../../src/routing/service-state.js';
-import { type EtcdCluster, etcdAvailable, startEtcd } from '../helpers/etcd.js';
+import { etcdAvailable } from '../helpers/etcd.js';
+import { storeUnavailable, useEtcdStores } from '../helpers/etcd-stores.js';
 
 const hasEtcd = etcdAvailable(import.meta.filename);
 
@@ -16,43 +16,13 @@ function until<T>(subscribe: (done: (value: T) => void) => void): Promise<T> {
   return new Promise((resolve) => subscribe(resolve));
 }
 
-async function unavailable(work: Promise<unknown>): Promise<SwitchyardError> {
-  const error = await work.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(error).toBeInstanceOf(SwitchyardError);
-  expect((error as SwitchyardError).code).toBe('STORE_UNAVAILABLE');
-  return error as SwitchyardError;
-}
-
 describe.skipIf(!hasEtcd)('EtcdStateStore when etcd goes away', () => {
-  let etcd: EtcdCluster;
-  const stores: EtcdStateStore[] = [];
-  let prefixCount = 0;
-
-  beforeAll(async () => {
-    etcd = await startEtcd();
-  });
-  afterAll(async () => {
-    await etcd?.destroy();
-  });
-  afterEach(async () => {
-    await Promise.all(stores.splice(0).map((s) => s.close()));
-    // Every test leaves etcd running for the next.
-    if (!etcd.first.running) etcd.first.restart();
-    etcd.first.resume();
-    await etcd.first.waitHealthy();
-  });
-
-  function store(id: string, prefix: string, extra: Partial<EtcdStateStoreOptions> = {}): EtcdStateStore {
-    const created = new EtcdStateStore({ endpoints: etcd.endpoints, prefix, instanceId: id, timeout: 1000, probeInterval: 200, ...extra });
-    stores.push(created);
-    return created;
-  }
+  // Every test leaves etcd running for the next.
+  const fleet = useEtcdStores((n) => `/o${n}/`, { timeout: 1000, probeInterval: 200 });
+  const store = (id: string, prefix: string, extra: Partial<EtcdStateStoreOptions> = {}): EtcdStateStore => fleet.store(id, { prefix, ...extra });
 
   it('killed: calls fail with STORE_UNAVAILABLE within the bound, the connection callback fires; restarted: the watch resumes without a gap', async () => {
-    const prefix = `/o${++prefixCount}/`;
+    const prefix = fleet.freshPrefix();
     const a = store('a', prefix);
     const b = store('b', prefix);
     let revision = (await b.put('web', state(1), 0)).modRevision;
@@ -62,18 +32,18 @@ describe.skipIf(!hasEtcd)('EtcdStateStore when etcd goes away', () => {
     a.watch((await a.loadAll()).revision + 1, (change) => seen.push(change));
     const down = until<boolean>((done) => a.onConnection((connected) => !connected && done(connected)));
 
-    await etcd.first.kill();
+    await fleet.etcd.first.kill();
     await down;
     const started = Date.now();
-    await unavailable(a.put('web', state(2), revision));
-    await unavailable(a.loadAll());
-    await unavailable(a.seedIfAbsent(new Map([['api', state(1)]])));
+    await storeUnavailable(a.put('web', state(2), revision));
+    await storeUnavailable(a.loadAll());
+    await storeUnavailable(a.seedIfAbsent(new Map([['api', state(1)]])));
     expect(Date.now() - started).toBeLessThan(3 * 1000 + 2000);
     expect(a.connected).toBe(false);
 
     const up = until<boolean>((done) => a.onConnection((connected) => connected && done(connected)));
-    etcd.first.restart();
-    await etcd.first.waitHealthy();
+    fleet.etcd.first.restart();
+    await fleet.etcd.first.waitHealthy();
     const revisions: number[] = [];
     for (let generation = 2; generation <= 6; generation++) {
       revision = (await b.put('web', state(generation), revision)).modRevision;
@@ -89,20 +59,20 @@ describe.skipIf(!hasEtcd)('EtcdStateStore when etcd goes away', () => {
   });
 
   it('hung (SIGSTOP): calls fail with STORE_UNAVAILABLE within the bound instead of hanging, and recover on SIGCONT', async () => {
-    const prefix = `/o${++prefixCount}/`;
+    const prefix = fleet.freshPrefix();
     const a = store('a', prefix, { timeout: 800 });
     const stored = await a.put('web', state(1), 0);
     const changes: StoreChange[] = [];
     a.watch(stored.modRevision + 1, (change) => changes.push(change));
-    etcd.first.pause();
+    fleet.etcd.first.pause();
     const started = Date.now();
-    await unavailable(a.put('web', state(2), stored.modRevision));
-    await unavailable(a.loadAll());
+    await storeUnavailable(a.put('web', state(2), stored.modRevision));
+    await storeUnavailable(a.loadAll());
     // Two bounded calls; generous margin for a loaded machine, but far from a hang.
     expect(Date.now() - started).toBeLessThan(2 * 800 + 3000);
     expect(a.connected).toBe(false);
-    etcd.first.resume();
-    await etcd.first.waitHealthy();
+    fleet.etcd.first.resume();
+    await fleet.etcd.first.waitHealthy();
     // The put sent to the frozen etcd was answered STORE_UNAVAILABLE, but etcd may still
     // apply it on SIGCONT (it sat in the socket buffer): then the watch reports it.
     const b = store('b', prefix);
@@ -123,7 +93,7 @@ describe.skipIf(!hasEtcd)('EtcdStateStore when etcd goes away', () => {
   });
 
   it('serves the last state from the cache file after a restart while etcd is down', async () => {
-    const prefix = `/o${++prefixCount}/`;
+    const prefix = fleet.freshPrefix();
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
@@ -133,9 +103,9 @@ describe.skipIf(!hasEtcd)('EtcdStateStore when etcd goes away', () => {
     const snapshot = await a.loadAll();
     await a.put('web', state(2), snapshot.services.get('web')!.modRevision);
     await a.close();
-    await etcd.first.kill();
+    await fleet.etcd.first.kill();
     const restarted = store('a', prefix, { cachePath });
-    await unavailable(restarted.loadAll());
+    await storeUnavailable(restarted.loadAll());
     expect((await restarted.loadCache())?.services).toEqual({ web: state(2) });
   });
 });

@@ -1,25 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { SwitchyardError } from '../../src/errors.js';
 import type { StoreChange } from '../../src/state/etcd/store-watch.js';
 import { EtcdStateStore, type EtcdStateStoreOptions } from '../../src/state/etcd/store.js';
 import type { ServiceState } from '../../src/routing/service-state.js';
 import { type EtcdCluster, enableAuth, etcdAvailable, startEtcd } from '../helpers/etcd.js';
+import { storeUnavailable } from '../helpers/etcd-stores.js';
 
 const hasEtcd = etcdAvailable(import.meta.filename);
 
 function state(generation: number): ServiceState {
   return { generation, weights: { blue: 100, green: 0 }, targets: {}, history: [] };
-}
-
-async function storeError(work: Promise<unknown>): Promise<SwitchyardError> {
-  const error = await work.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(error).toBeInstanceOf(SwitchyardError);
-  expect((error as SwitchyardError).code).toBe('STORE_UNAVAILABLE');
-  return error as SwitchyardError;
 }
 
 describe.skipIf(!hasEtcd)('EtcdStateStore with etcd auth and TLS', () => {
@@ -59,9 +49,9 @@ describe.skipIf(!hasEtcd)('EtcdStateStore with etcd auth and TLS', () => {
     const third = (await b.put('web', state(3), second)).modRevision;
     await expect.poll(() => changes.map((c) => c.kind === 'service' && c.revision), { timeout: 5000 }).toEqual([second, third]);
 
-    const wrong = await storeError(store(etcd, 'c', { auth: { username: 'root', password: 'nope' } }).loadAll());
+    const wrong = await storeUnavailable(store(etcd, 'c', { auth: { username: 'root', password: 'nope' } }).loadAll());
     expect(wrong.message).toContain('user "root"');
-    const anonymous = await storeError(store(etcd, 'd').loadAll());
+    const anonymous = await storeUnavailable(store(etcd, 'd').loadAll());
     expect(anonymous.message).toMatch(/refused access/);
   });
 
@@ -74,7 +64,7 @@ describe.skipIf(!hasEtcd)('EtcdStateStore with etcd auth and TLS', () => {
     const a = store(etcd, 'a', { tls });
     const stored = await a.put('web', state(1), 0);
     expect((await a.loadAll()).services.get('web')).toEqual(stored);
-    await storeError(store(etcd, 'b', { tls: { ca: tls.ca } }).loadAll());
-    await storeError(store(etcd, 'c').loadAll());
+    await storeUnavailable(store(etcd, 'b', { tls: { ca: tls.ca } }).loadAll());
+    await storeUnavailable(store(etcd, 'c').loadAll());
   });
 });

@@ -1,12 +1,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SwitchyardError } from '../../src/errors.js';
+import { describe, expect, it } from 'vitest';
 import type { StoreChange } from '../../src/state/etcd/store-watch.js';
-import { EtcdStateStore, type EtcdStateStoreOptions, StoreConflictError } from '../../src/state/etcd/store.js';
+import { type EtcdStateStore, StoreConflictError } from '../../src/state/etcd/store.js';
 import type { ServiceState } from '../../src/routing/service-state.js';
-import { b64, type EtcdCluster, etcdAvailable, gateway, startEtcd } from '../helpers/etcd.js';
+import { b64, etcdAvailable, gateway } from '../helpers/etcd.js';
+import { storeUnavailable, useEtcdStores } from '../helpers/etcd-stores.js';
 
 const hasEtcd = etcdAvailable(import.meta.filename);
 
@@ -36,31 +36,9 @@ class Changes {
 }
 
 describe.skipIf(!hasEtcd)('EtcdStateStore on one etcd', () => {
-  let etcd: EtcdCluster;
-  const stores: EtcdStateStore[] = [];
-  let prefixCount = 0;
-  let prefix = '';
-
-  beforeAll(async () => {
-    etcd = await startEtcd();
-  });
-  afterAll(async () => {
-    await etcd?.destroy();
-  });
-  afterEach(async () => {
-    await Promise.all(stores.splice(0).map((s) => s.close()));
-  });
-
-  function store(id: string, extra: Partial<EtcdStateStoreOptions> = {}): EtcdStateStore {
-    const created = new EtcdStateStore({ endpoints: etcd.endpoints, prefix, instanceId: id, ...extra });
-    stores.push(created);
-    return created;
-  }
-
   // Each test gets its own prefix on the shared etcd.
-  function freshPrefix(): void {
-    prefix = `/t${++prefixCount}/switchyard/`;
-  }
+  const fleet = useEtcdStores((n) => `/t${n}/switchyard/`);
+  const { store, freshPrefix } = fleet;
 
   describe('#loadAll', () => {
     it('answers an empty snapshot with the current revision on an empty prefix', async () => {
@@ -75,8 +53,8 @@ describe.skipIf(!hasEtcd)('EtcdStateStore on one etcd', () => {
       freshPrefix();
       const a = store('a');
       await a.seedIfAbsent(new Map([['web', state(1, 100)]]));
-      await gateway(etcd.first.clientUrl, '/kv/put', { key: b64(`${prefix}services/broken`), value: b64('{"not":"a state"}') });
-      await gateway(etcd.first.clientUrl, '/kv/put', { key: b64(`${prefix}unrelated`), value: b64('x') });
+      await gateway(fleet.etcd.first.clientUrl, '/kv/put', { key: b64(`${fleet.prefix}services/broken`), value: b64('{"not":"a state"}') });
+      await gateway(fleet.etcd.first.clientUrl, '/kv/put', { key: b64(`${fleet.prefix}unrelated`), value: b64('x') });
       const snapshot = await a.loadAll();
       expect([...snapshot.services.keys()]).toEqual(['web']);
     });
@@ -229,7 +207,7 @@ describe.skipIf(!hasEtcd)('EtcdStateStore on one etcd', () => {
       const b = store('b');
       const first = await b.put('web', state(1, 100), 0);
       const second = await b.put('web', state(2, 0), first.modRevision);
-      await gateway(etcd.first.clientUrl, '/kv/compaction', { revision: String(second.modRevision), physical: true });
+      await gateway(fleet.etcd.first.clientUrl, '/kv/compaction', { revision: String(second.modRevision), physical: true });
       const changes = new Changes();
       a.watch(first.modRevision, changes.push);
       const reload = await changes.next((c) => c.kind === 'reload');
@@ -253,8 +231,7 @@ describe.skipIf(!hasEtcd)('EtcdStateStore on one etcd', () => {
       await b.put('api', state(4, 0), 0);
       await changes.next((c) => c.kind === 'service' && c.name === 'api');
       await a.flushCache();
-      const reopened = new EtcdStateStore({ endpoints: ['http://127.0.0.1:1'], prefix, instanceId: 'a2', cachePath });
-      stores.push(reopened);
+      const reopened = store('a2', { endpoints: ['http://127.0.0.1:1'], cachePath });
       expect(await reopened.loadCache()).toEqual({ version: 1, services: { web: state(1, 100), api: state(4, 0) } });
     });
   });
@@ -264,10 +241,8 @@ describe.skipIf(!hasEtcd)('EtcdStateStore on one etcd', () => {
       freshPrefix();
       const down = store('a', { endpoints: ['http://127.0.0.1:1', 'http://127.0.0.1:2'] });
       const started = Date.now();
-      const error = await down.loadAll().catch((err: unknown) => err);
-      expect(error).toBeInstanceOf(SwitchyardError);
-      expect((error as SwitchyardError).code).toBe('STORE_UNAVAILABLE');
-      expect((error as SwitchyardError).status).toBe(503);
+      const error = await storeUnavailable(down.loadAll());
+      expect(error.status).toBe(503);
       expect(down.connected).toBe(false);
       expect(Date.now() - started).toBeLessThan(2000);
     });
