@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { AcmeFleet, AcmeLock, SharedCertificate, SharedChallenge } from '../../acme/fleet.js';
 import type { EtcdClient } from './client.js';
-import { LeaseLocks, LOCK_TTL_SECONDS, revokeLease } from './lease-lock.js';
+import { grantLease, revokeLease } from './lease.js';
+import { LeaseLocks, LOCK_TTL_SECONDS } from './lease-lock.js';
 import { decode, encode, escapeName, type KeyLayout, parseCert, type RangeAnswer, rangeEnd } from './records.js';
 import { PrefixWatch } from './watch.js';
 
@@ -59,11 +60,10 @@ export class EtcdAcmeCoordinator implements AcmeFleet {
       }, DELIVERY_WAIT_MS);
     });
     try {
-      const granted = await this.client.call<{ ID?: string }>('/v3/lease/grant', { TTL: CHALLENGE_TTL_SECONDS });
-      if (!granted.ID) throw new Error('etcd granted no lease id');
-      this.leases.set(token, granted.ID);
+      const lease = await grantLease(this.client, CHALLENGE_TTL_SECONDS);
+      this.leases.set(token, lease);
       const value = { host, key_authorization: keyAuthorization, owner: this.instanceId };
-      await this.client.call('/v3/kv/put', { key: encode(this.challengeKey(token)), value: encode(JSON.stringify(value)), lease: granted.ID }, 'once');
+      await this.client.call('/v3/kv/put', { key: encode(this.challengeKey(token)), value: encode(JSON.stringify(value)), lease }, 'once');
       if (this.watch !== undefined) await delivered;
     } finally {
       clearTimeout(timer);

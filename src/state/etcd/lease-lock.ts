@@ -5,7 +5,8 @@
  * lease handling: create-if-absent, keep-alive, loss, release.
  */
 import type { Logger } from 'pino';
-import { type EtcdClient, EtcdError } from './client.js';
+import type { EtcdClient } from './client.js';
+import { grantLease, renewLease, revokeLease } from './lease.js';
 import { encode, escapeName, type TxnAnswer } from './records.js';
 
 /** Lease TTL of a lock (seconds): a crashed holder's lock frees itself after this. */
@@ -16,10 +17,6 @@ export interface HeldLease {
   readonly signal: AbortSignal;
   /** Gives the lock up (revokes the lease, which deletes the key); never throws. */
   release(): Promise<void>;
-}
-
-interface KeepAliveAnswer {
-  result?: { TTL?: string };
 }
 
 /**
@@ -41,9 +38,7 @@ export class LeaseLocks {
 
   /** Takes the lock of `name`, or undefined when another instance holds it; throws when etcd does not answer. */
   async take(name: string): Promise<HeldLease | undefined> {
-    const granted = await this.client.call<{ ID?: string }>('/v3/lease/grant', { TTL: this.ttl });
-    const lease = granted.ID;
-    if (!lease) throw new Error('etcd granted no lease id');
+    const lease = await grantLease(this.client, this.ttl);
     const key = encode(`${this.dir}${escapeName(name)}`);
     const value = encode(JSON.stringify({ owner: this.owner, time: new Date().toISOString() }));
     let answer: TxnAnswer;
@@ -80,9 +75,9 @@ export class LeaseLocks {
     };
     const timer = setInterval(
       () => {
-        this.client.call<KeepAliveAnswer>('/v3/lease/keepalive', { ID: lease }).then(
-          (kept) => {
-            if (Number(kept.result?.TTL ?? 0) <= 0) lose('its lease expired');
+        renewLease(this.client, lease).then(
+          (left) => {
+            if (left <= 0) lose('its lease expired');
             else lastRenewed = Date.now();
           },
           (err: unknown) => {
@@ -101,15 +96,5 @@ export class LeaseLocks {
         await revokeLease(this.client, lease, this.log);
       },
     };
-  }
-}
-
-/** Revokes a lease (its keys go with it); never throws: a lease not revoked expires on its own. */
-export async function revokeLease(client: EtcdClient, lease: string, log: Logger): Promise<void> {
-  try {
-    await client.call('/v3/lease/revoke', { ID: lease });
-  } catch (err) {
-    // NOT_FOUND: it expired already. Otherwise the lease expires on its own within the TTL.
-    if (!(err instanceof EtcdError && err.grpcCode === 5)) log.warn({ lease, err: (err as Error).message }, 'etcd lease not revoked; it expires on its own');
   }
 }

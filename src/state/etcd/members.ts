@@ -1,12 +1,9 @@
 import { type EtcdClient, EtcdError } from './client.js';
+import { grantLease, renewLease } from './lease.js';
 import { decode, encode, type FleetMember, type KeyLayout, parseMember, type RangeAnswer, rangeEnd } from './records.js';
 
 /** Default member lease TTL (SPEC §9): a crashed instance leaves the fleet after this. */
 export const MEMBER_TTL_SECONDS = 10;
-
-interface KeepAliveAnswer {
-  result?: { TTL?: string };
-}
 
 /**
  * This instance's registration under `<prefix>members/<id>`: a key attached to a lease
@@ -70,18 +67,15 @@ export class MemberLease {
 
   private async register(): Promise<void> {
     if (this.stopped) return;
-    const granted = await this.client.call<{ ID?: string }>('/v3/lease/grant', { TTL: this.ttl });
-    if (!granted.ID) throw new Error('etcd granted no lease id');
-    this.lease = granted.ID;
+    this.lease = await grantLease(this.client, this.ttl);
     await this.write();
   }
 
   private async heartbeat(): Promise<void> {
     if (this.stopped) return;
     if (!this.lease) return this.register();
-    const answer = await this.client.call<KeepAliveAnswer>('/v3/lease/keepalive', { ID: this.lease });
     // An expired or revoked lease answers without a TTL: register again.
-    if (Number(answer.result?.TTL ?? 0) <= 0) return this.register();
+    if ((await renewLease(this.client, this.lease)) <= 0) return this.register();
     await this.write();
   }
 
